@@ -1,0 +1,283 @@
+"""Elementwise Tensor methods: arithmetic, math functions, activations and comparisons.
+
+Primitives (ops/unary.py, ops/binary.py) carry the derivatives; everything else
+here is composed from them and so differentiates for free.
+"""
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from . import dtypes
+from . import tensor as _t
+from .ops import binary as B
+from .ops import unary as U
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+Operand = Any  # a Tensor, a Python number, a nested list or a NumPy array
+
+
+def _float(x: Tensor) -> Tensor:
+    """Integer or bool data becomes default_float before a floating-point function."""
+    return x if x.dtype.kind == "f" else _t.cast(x, dtypes.default_float)
+
+
+class ElementwiseMixin:
+    __slots__ = ()
+
+    # --- arithmetic -----------------------------------------------------------
+    def add(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """Elementwise sum with NumPy broadcasting. `a.add(b)` is `a + b`."""
+        return _t.apply(B.Add, *_t.binary_operands(self, x, reverse))
+
+    def sub(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        return _t.apply(B.Sub, *_t.binary_operands(self, x, reverse))
+
+    def mul(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        return _t.apply(B.Mul, *_t.binary_operands(self, x, reverse))
+
+    def div(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """True division; integer operands give default_float."""
+        a, b = _t.binary_operands(self, x, reverse)
+        return _t.apply(B.Div, _float(a), _float(b))
+
+    def pow(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """x ** y. Integer exponents of float tensors keep the tensor's dtype."""
+        a, b = _t.binary_operands(self, x, reverse)
+        if a.dtype.kind != "f" and b.dtype.kind != "f" and bool((b.data < 0).any()):
+            a, b = _float(a), _float(b)  # NumPy refuses integers to negative integer powers
+        return _t.apply(B.Pow, a, b)
+
+    def neg(self: Tensor) -> Tensor:
+        return _t.apply(U.Neg, self)
+
+    def __add__(self: Tensor, x: Operand) -> Tensor:
+        return self.add(x)
+
+    def __radd__(self: Tensor, x: Operand) -> Tensor:
+        return self.add(x, True)
+
+    def __sub__(self: Tensor, x: Operand) -> Tensor:
+        return self.sub(x)
+
+    def __rsub__(self: Tensor, x: Operand) -> Tensor:
+        return self.sub(x, True)
+
+    def __mul__(self: Tensor, x: Operand) -> Tensor:
+        return self.mul(x)
+
+    def __rmul__(self: Tensor, x: Operand) -> Tensor:
+        return self.mul(x, True)
+
+    def __truediv__(self: Tensor, x: Operand) -> Tensor:
+        return self.div(x)
+
+    def __rtruediv__(self: Tensor, x: Operand) -> Tensor:
+        return self.div(x, True)
+
+    def __pow__(self: Tensor, x: Operand) -> Tensor:
+        return self.pow(x)
+
+    def __rpow__(self: Tensor, x: Operand) -> Tensor:
+        return self.pow(x, True)
+
+    def __neg__(self: Tensor) -> Tensor:
+        return self.neg()
+
+    # --- comparisons (bool results, no gradient) -------------------------------
+    def __lt__(self: Tensor, x: Operand) -> Tensor:
+        return _t.apply(B.Less, *_t.binary_operands(self, x))
+
+    def __le__(self: Tensor, x: Operand) -> Tensor:
+        return _t.apply(B.LessEqual, *_t.binary_operands(self, x))
+
+    def __gt__(self: Tensor, x: Operand) -> Tensor:
+        return _t.apply(B.Greater, *_t.binary_operands(self, x))
+
+    def __ge__(self: Tensor, x: Operand) -> Tensor:
+        return _t.apply(B.GreaterEqual, *_t.binary_operands(self, x))
+
+    def __eq__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
+        return _t.apply(B.Equal, *_t.binary_operands(self, x))
+
+    def __ne__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
+        return _t.apply(B.NotEqual, *_t.binary_operands(self, x))
+
+    def __invert__(self: Tensor) -> Tensor:
+        return _t.apply(B.LogicalNot, self)
+
+    def logical_not(self: Tensor) -> Tensor:
+        return _t.apply(B.LogicalNot, self)
+
+    # --- math functions -------------------------------------------------------
+    def exp(self: Tensor) -> Tensor:
+        return _t.apply(U.Exp, _float(self))
+
+    def exp2(self: Tensor) -> Tensor:
+        """2**x, as exp(x·ln 2)."""
+        return (self * math.log(2)).exp()
+
+    def log(self: Tensor) -> Tensor:
+        """Natural logarithm; log(0) = -inf, log of a negative number nan (as NumPy)."""
+        return _t.apply(U.Log, _float(self))
+
+    def log2(self: Tensor) -> Tensor:
+        return self.log() / math.log(2)
+
+    def sqrt(self: Tensor) -> Tensor:
+        return _t.apply(U.Sqrt, _float(self))
+
+    def rsqrt(self: Tensor) -> Tensor:
+        return self.sqrt().reciprocal()
+
+    def sin(self: Tensor) -> Tensor:
+        return _t.apply(U.Sin, _float(self))
+
+    def cos(self: Tensor) -> Tensor:
+        return _t.apply(U.Cos, _float(self))
+
+    def tan(self: Tensor) -> Tensor:
+        return self.sin() / self.cos()
+
+    def abs(self: Tensor) -> Tensor:
+        return _t.apply(U.Abs, self)
+
+    def sign(self: Tensor) -> Tensor:
+        return _t.apply(U.Sign, self)
+
+    def square(self: Tensor) -> Tensor:
+        return self * self
+
+    def reciprocal(self: Tensor) -> Tensor:
+        return 1.0 / _float(self)
+
+    def floor(self: Tensor) -> Tensor:
+        return _t.apply(U.Floor, self)
+
+    def ceil(self: Tensor) -> Tensor:
+        return _t.apply(U.Ceil, self)
+
+    def trunc(self: Tensor) -> Tensor:
+        return _t.apply(U.Trunc, self)
+
+    def round(self: Tensor) -> Tensor:
+        """Round half to even, as NumPy and PyTorch."""
+        return _t.apply(U.Round, self)
+
+    def maximum(self: Tensor, x: Operand) -> Tensor:
+        """Elementwise max; at ties each side gets half the gradient (as PyTorch)."""
+        return _t.apply(B.Maximum, *_t.binary_operands(self, x))
+
+    def minimum(self: Tensor, x: Operand) -> Tensor:
+        return -((-self).maximum(-_t._lift(x, (self,))))
+
+    def where(self: Tensor, x: Operand, y: Operand) -> Tensor:
+        """`cond.where(x, y)` / `Tensor.where(cond, x, y)`: x where cond is true, else y."""
+        cond = self if self.dtype.kind == "b" else self != 0
+        xt, yt = _t._lift(x, (x, y)), _t._lift(y, (x, y))
+        if xt.dtype != yt.dtype:
+            xt, yt = _t.binary_operands(xt, yt)
+        return _t.apply(B.Where, cond, xt, yt)
+
+    def clip(self: Tensor, min_: Operand = None, max_: Operand = None) -> Tensor:
+        """Limit to [min_, max_]; the gradient is 1 inside the closed interval (as torch.clamp)."""
+        if min_ is None and max_ is None:
+            raise ValueError("clip needs min_ or max_")
+        out = self
+        if min_ is not None:
+            out = (out < min_).where(min_, out)
+        if max_ is not None:
+            out = (out > max_).where(max_, out)
+        return out
+
+    def clamp(self: Tensor, min: Operand = None, max: Operand = None) -> Tensor:  # noqa: A002 - PyTorch's names
+        """PyTorch's name for clip."""
+        return self.clip(min, max)
+
+    # --- activations ------------------------------------------------------------
+    def sigmoid(self: Tensor) -> Tensor:
+        """1 / (1 + e^-x), without overflow for any input."""
+        return _t.apply(U.Sigmoid, _float(self))
+
+    def tanh(self: Tensor) -> Tensor:
+        return _t.apply(U.Tanh, _float(self))
+
+    def relu(self: Tensor) -> Tensor:
+        """max(x, 0); the gradient at 0 is 0."""
+        return _t.apply(U.Relu, self)
+
+    def relu6(self: Tensor) -> Tensor:
+        return self.hardtanh(0.0, 6.0)
+
+    def hardtanh(self: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
+        """Clamp to [min_val, max_val]; the gradient is 0 at and beyond the edges (as PyTorch)."""
+        return (self <= min_val).where(min_val, (self >= max_val).where(max_val, self))
+
+    def leaky_relu(self: Tensor, neg_slope: float = 0.01) -> Tensor:
+        return (self > 0).where(self, self * neg_slope)
+
+    def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, alpha·(eˣ - 1) otherwise (exp only ever sees x ≤ 0)."""
+        neg = (self > 0).where(0.0, self)
+        return (self > 0).where(self, alpha * (neg.exp() - 1))
+
+    def celu(self: Tensor, alpha: float = 1.0) -> Tensor:
+        neg = (self > 0).where(0.0, self)
+        return (self > 0).where(self, alpha * ((neg / alpha).exp() - 1))
+
+    def softplus(self: Tensor, beta: float = 1.0) -> Tensor:
+        """log(1 + e^(beta·x)) / beta, stable for any input."""
+        return _t.apply(U.Softplus, _float(self) * beta) / beta
+
+    def logsigmoid(self: Tensor) -> Tensor:
+        return -(-self).softplus()
+
+    def silu(self: Tensor) -> Tensor:
+        return self * self.sigmoid()
+
+    def swish(self: Tensor) -> Tensor:
+        return self.silu()
+
+    def mish(self: Tensor) -> Tensor:
+        return self * self.softplus().tanh()
+
+    def gelu(self: Tensor) -> Tensor:
+        """The tanh approximation, as tinygrad: ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+        return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)).tanh())
+
+    def quick_gelu(self: Tensor) -> Tensor:
+        return self * (self * 1.702).sigmoid()
+
+    def hardsigmoid(self: Tensor, alpha: float = 1 / 6, beta: float = 0.5) -> Tensor:
+        return (alpha * self + beta).hardtanh(0.0, 1.0)
+
+    def hardswish(self: Tensor) -> Tensor:
+        return self * (self + 3).relu6() * (1 / 6)
+
+    def softsign(self: Tensor) -> Tensor:
+        return self / (1 + self.abs())
+
+    # --- dtype conversion (last: these names shadow builtins inside the class body) ---
+    def cast(self: Tensor, dtype: Any) -> Tensor:
+        """The same values in another dtype; differentiable between float dtypes."""
+        return _t.cast(self, dtype)
+
+    def float(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.float32)
+
+    def double(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.float64)
+
+    def half(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.float16)
+
+    def int(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.int32)
+
+    def long(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.int64)
+
+    def bool(self: Tensor) -> Tensor:
+        return _t.cast(self, dtypes.bool)

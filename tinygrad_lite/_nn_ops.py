@@ -1,0 +1,103 @@
+"""Linear algebra and the neural-network functions on the Tensor: matmul, linear,
+softmax, log_softmax and the cross-entropy losses, composed from primitives."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import tensor as _t
+from .ops.linalg import Matmul
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
+    """Apply `reduction` ("mean", "sum" or "none") to per-element losses."""
+    if reduction == "mean":
+        return loss.mean()
+    if reduction == "sum":
+        return loss.sum()
+    if reduction == "none":
+        return loss
+    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+
+
+class NNMixin:
+    __slots__ = ()
+
+    def matmul(self: Tensor, x: Any, reverse: bool = False) -> Tensor:
+        """Matrix product with NumPy's rules: 1-D, 2-D, and batched with broadcast batch axes."""
+        a, b = _t.binary_operands(self, x, reverse)
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+        ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+        if ka != kb:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({ka} != {kb})")
+        return _t.apply(Matmul, a, b)
+
+    def dot(self: Tensor, w: Any) -> Tensor:
+        return self.matmul(w)
+
+    def __matmul__(self: Tensor, x: Any) -> Tensor:
+        return self.matmul(x)
+
+    def __rmatmul__(self: Tensor, x: Any) -> Tensor:
+        return self.matmul(x, True)
+
+    def linear(self: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+        """x·weight + bias, with weight of shape (in, out) as tinygrad (nn.Linear passes weight.T)."""
+        out = self * weight if weight.ndim == 1 else self.matmul(weight)
+        return out if bias is None else out + bias
+
+    def softmax(self: Tensor, axis: int = -1) -> Tensor:
+        """e^x / Σe^x along `axis`, shifted by the max first so it never overflows."""
+        e = (self - self.max(axis, keepdim=True).detach()).exp()
+        return e / e.sum(axis, keepdim=True)
+
+    def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
+        """x - logsumexp(x) along `axis`: stable for any input."""
+        return self - self.logsumexp(axis, keepdim=True)
+
+    def sparse_categorical_crossentropy(self: Tensor, Y: Any, ignore_index: int = -1,  # noqa: N803 - tinygrad's name
+                                        label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
+        """Cross-entropy of logits `self` (..., C) against integer class labels Y (...)."""
+        labels = Y.data if isinstance(Y, _t.Tensor) else np.asarray(Y)
+        if labels.dtype.kind not in "iu":
+            raise TypeError(f"sparse_categorical_crossentropy: labels must be integers, got {labels.dtype}")
+        if self.ndim == 0 or labels.shape != self.shape[:-1]:
+            raise ValueError(f"sparse_categorical_crossentropy: logits {self.shape} need labels of shape "
+                             f"{self.shape[:-1]}, got {labels.shape}")
+        classes = self.shape[-1]
+        keep = labels != ignore_index
+        if np.any((labels[keep] < 0) | (labels[keep] >= classes)):
+            raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
+                             f"got values from {labels.min()} to {labels.max()}")
+        logp = self.log_softmax(-1).reshape(-1, classes)
+        flat = np.where(keep, labels, 0).reshape(-1)
+        picked = logp[np.arange(flat.shape[0]), flat]
+        nll = -picked if label_smoothing == 0 else -(1 - label_smoothing) * picked - label_smoothing * logp.mean(-1)
+        mask = _t.Tensor._wrap(keep.reshape(-1).astype(self.dtype))
+        losses = nll * mask
+        if reduction == "mean":
+            return losses.sum() / max(int(keep.sum()), 1) if keep.any() else losses.sum() / 0.0
+        return reduce_loss(losses.reshape(labels.shape), reduction)
+
+    def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
+        """-(Y·log p + (1-Y)·log(1-p)) for probabilities p = self; each log is clamped at -100 as PyTorch."""
+        y = _t._lift(Y, (self,))
+        if y.shape != self.shape:
+            y = y.expand(self.shape)
+        return reduce_loss(-(y * _clamped_log(self) + (1 - y) * _clamped_log(1 - self)), reduction)
+
+    def binary_crossentropy_logits(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
+        """BCE on logits x: softplus(x) - x·Y, stable for any x (no sigmoid is rounded to 0 or 1)."""
+        y = _t._lift(Y, (self,))
+        return reduce_loss(self.softplus() - self * y, reduction)
+
+
+def _clamped_log(p: Tensor) -> Tensor:
+    """log(p) floored at -100, with finite gradients at p = 0 (the log never sees a zero)."""
+    positive = p > 0
+    return positive.where(positive.where(p, 1.0).log().maximum(-100.0), -100.0)

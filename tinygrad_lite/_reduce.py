@@ -1,0 +1,123 @@
+"""Reductions on the Tensor: `sum mean max min var std logsumexp prod`, `argmax argmin`, `cumsum`.
+
+Sum, Max, Prod and Cumsum are primitives; the rest are built from them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from . import dtypes
+from . import tensor as _t
+from .ops import reduce as R
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+Axis = Any  # None, an int or a sequence of ints; negative values count from the end
+
+
+def normalize_axis(axis: Axis, ndim: int, op: str = "reduction") -> tuple[int, ...]:
+    """A tuple of distinct non-negative axes, or a ValueError that names the op and the tensor's rank."""
+    if axis is None:
+        return tuple(range(ndim))
+    items: Sequence[Any] = axis if isinstance(axis, (tuple, list)) else (axis,)
+    out = []
+    for a in items:
+        if not isinstance(a, (int, np.integer)) or isinstance(a, bool):
+            raise TypeError(f"{op}: axis must be an int or a tuple of ints, got {axis!r}")
+        if not -max(ndim, 1) <= a < max(ndim, 1):
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dimensions")
+        out.append(int(a) % max(ndim, 1))
+    if len(set(out)) != len(out):
+        raise ValueError(f"{op}: axis {axis!r} repeats a dimension")
+    return tuple(out) if ndim else ()
+
+
+def _pick(axis: Axis, dim: Axis) -> Axis:
+    if dim is not None:
+        if axis is not None:
+            raise TypeError("give axis= or dim=, not both")
+        return dim
+    return axis
+
+
+class ReduceMixin:
+    __slots__ = ()
+
+    def sum(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        """Sum over `axis` (all by default). Bools and small ints sum as int32, like tinygrad."""
+        x = self if self.dtype.kind == "f" or self.dtype.itemsize >= 4 else _t.cast(self, dtypes.default_int)
+        return _t.apply(R.Sum, x, axis=normalize_axis(_pick(axis, dim), self.ndim, "sum"), keepdim=keepdim)
+
+    def mean(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        """Sum divided by the number of reduced elements (nan for an empty reduction, as NumPy)."""
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "mean")
+        count = math.prod(self.shape[a] for a in axes)
+        total = self.sum(axes, keepdim)
+        return total / count if count else total / 0.0
+
+    def max(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        """Largest value over `axis`; tied maxima share the gradient equally."""
+        return _t.apply(R.Max, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "max"), keepdim=keepdim)
+
+    def min(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        return -((-self).max(_pick(axis, dim), keepdim))
+
+    def prod(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        return _t.apply(R.Prod, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "prod"), keepdim=keepdim)
+
+    def var(self: Tensor, axis: Axis = None, keepdim: bool = False, correction: int = 1, *,
+            dim: Axis = None) -> Tensor:
+        """Σ(x - mean)² / (N - correction); correction=1 is the unbiased estimate."""
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "var")
+        count = math.prod(self.shape[a] for a in axes)
+        centered = self - self.mean(axes, keepdim=True)
+        return (centered * centered).sum(axes, keepdim) / max(0, count - correction)
+
+    def std(self: Tensor, axis: Axis = None, keepdim: bool = False, correction: int = 1, *,
+            dim: Axis = None) -> Tensor:
+        return self.var(_pick(axis, dim), keepdim, correction).sqrt()
+
+    def logsumexp(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        """log Σ eˣ, computed as m + log Σ e^(x - m) with m the (constant) max, so it never overflows."""
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "logsumexp")
+        m = self.max(axes, keepdim=True).detach()
+        m = _t.Tensor._wrap(np.where(np.isfinite(m.data), m.data, 0).astype(m.dtype))  # all -inf rows stay -inf
+        out = (self - m).exp().sum(axes, keepdim=True).log() + m
+        return out if keepdim else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
+
+    def cumsum(self: Tensor, axis: int = 0, *, dim: int | None = None) -> Tensor:
+        """Running sum along one axis."""
+        (ax,) = normalize_axis(_pick(axis, dim) if dim is not None else axis, self.ndim, "cumsum") or (0,)
+        x = self.reshape(1) if self.ndim == 0 else self
+        out = _t.apply(R.Cumsum, x, axis=ax)
+        return out.reshape(()) if self.ndim == 0 else out
+
+    # --- no gradient ----------------------------------------------------------------
+    def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
+        """Index of the (first) largest value, int32; over the flattened tensor when axis is None."""
+        return self._arg(np.argmax, _pick(axis, dim), keepdim)
+
+    def argmin(self: Tensor, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
+        return self._arg(np.argmin, _pick(axis, dim), keepdim)
+
+    def _arg(self: Tensor, fn: Any, axis: int | None, keepdim: bool) -> Tensor:
+        if self.data.size == 0:
+            raise ValueError(f"{fn.__name__} of an empty tensor of shape {self.shape}")
+        if axis is None:
+            idx = np.asarray(fn(self.data))
+            return _t.Tensor._wrap(idx.reshape((1,) * self.ndim if keepdim else ()).astype(dtypes.int32))
+        (ax,) = normalize_axis(axis, self.ndim, fn.__name__)
+        return _t.Tensor._wrap(np.asarray(fn(self.data, axis=ax, keepdims=keepdim)).astype(dtypes.int32))
+
+    def any(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
+        return _t.Tensor._wrap(np.asarray(np.any(self.data, axis=normalize_axis(axis, self.ndim, "any"),
+                                                 keepdims=keepdim)))
+
+    def all(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
+        return _t.Tensor._wrap(np.asarray(np.all(self.data, axis=normalize_axis(axis, self.ndim, "all"),
+                                                 keepdims=keepdim)))

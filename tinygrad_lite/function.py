@@ -1,0 +1,57 @@
+"""The primitive base class and the registry every primitive is listed in.
+
+A primitive is a small class with `forward` (NumPy arrays in, one array out) and
+`vjp` (the incoming gradient `g`, the result `out` and the inputs, giving one
+gradient per input) side by side. The engine calls `vjp` with NumPy arrays for
+a plain `backward()` and with Tensors under `create_graph=True`; because each
+`vjp` is written with operators and other primitives (`Prim.call(...)`), the
+same rule serves both, and higher-order gradients fall out.
+
+>>> import numpy as np
+>>> from tinygrad_lite.ops.unary import Exp
+>>> float(Exp.call(np.zeros(())))
+1.0
+"""
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+
+REGISTRY: dict[str, type[Function]] = {}
+
+
+def register(cls: type[Function]) -> type[Function]:
+    """List a primitive in REGISTRY, where the tests find (and demand a test spec for) it."""
+    if cls.__name__ in REGISTRY:
+        raise ValueError(f"primitive {cls.__name__} registered twice")
+    REGISTRY[cls.__name__] = cls
+    return cls
+
+
+class Function:
+    """Base of every primitive. An instance is one node of the graph (the `ctx`)."""
+
+    __slots__ = ("parents", "needs_grad")
+    differentiable: ClassVar[bool] = True
+
+    parents: tuple[Any, ...] | None
+    needs_grad: tuple[bool, ...]
+
+    def forward(self, *xs: Any, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def vjp(self, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def call(cls, *args: Any, **params: Any) -> Any:
+        """Run the primitive on NumPy arrays (plain result) or on Tensors (recorded in the graph)."""
+        if isinstance(args[0], (np.ndarray, np.generic)):
+            return np.asarray(cls().forward(*args, **params))
+        from .tensor import apply  # the Tensor path only; a late import keeps function.py free of Tensor
+
+        return apply(cls, *args, **params)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"

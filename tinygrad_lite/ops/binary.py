@@ -1,0 +1,176 @@
+"""Binary (and ternary) elementwise primitives. Inputs broadcast as in NumPy;
+the engine sums each gradient back to its input's shape, so no rule here does."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, register
+from .unary import Log
+
+
+@register
+class Add(Function):
+    """d(x + y) = 1, 1"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x + y
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        return g, g
+
+
+@register
+class Sub(Function):
+    """d(x - y) = 1, -1"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x - y
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        return g, (-g if self.needs_grad[1] else None)
+
+
+@register
+class Mul(Function):
+    """d(x * y) = y, x"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return x * y
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        nx, ny = self.needs_grad
+        return (g * y if nx else None), (g * x if ny else None)
+
+
+@register
+class Div(Function):
+    """d(x / y) = 1/y, -x/y²"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):  # x/0 is ±inf or nan, as in NumPy
+            return x / y
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        nx, ny = self.needs_grad
+        gx = g / y if nx else None
+        gy = -(g * x) / (y * y) if ny else None
+        return gx, gy
+
+
+@register
+class Pow(Function):
+    """d(x ** y) = y·x^(y-1), x^y·log(x) (taken as 0 where x = 0, as PyTorch)"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.power(x, y)
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        nx, ny = self.needs_grad
+        gx = g * y * Pow.call(x, y - 1) if nx else None
+        gy = Where.call(x == 0, 0.0, g * out * Log.call(x)) if ny else None
+        return gx, gy
+
+
+@register
+class Maximum(Function):
+    """d max(x, y) = 1, 0 where x > y; 0, 1 where x < y; ½, ½ at ties (as PyTorch)"""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.maximum(x, y)
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        tie = x == y
+        half = g * 0.5
+        nx, ny = self.needs_grad
+        gx = Where.call(tie, half, g * (x > y)) if nx else None
+        gy = Where.call(tie, half, g * (x < y)) if ny else None
+        return gx, gy
+
+
+@register
+class Where(Function):
+    """d where(c, x, y) = c, not c (no gradient for the condition)"""
+
+    __slots__ = ()
+
+    def forward(self, cond: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return np.where(cond, x, y)
+
+    def vjp(self, g: Any, out: Any, cond: Any, x: Any, y: Any) -> tuple[Any, Any, Any]:
+        _, nx, ny = self.needs_grad
+        gx = Where.call(cond, g, 0.0) if nx else None
+        gy = Where.call(cond, 0.0, g) if ny else None
+        return None, gx, gy
+
+
+class _Compare(Function):
+    """Comparisons give bool tensors and are never recorded: they have no gradient."""
+
+    __slots__ = ()
+    differentiable = False
+    ufunc: Any = None
+
+    def forward(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return type(self).ufunc(x, y)
+
+
+@register
+class Less(_Compare):
+    __slots__ = ()
+    ufunc = np.less
+
+
+@register
+class LessEqual(_Compare):
+    __slots__ = ()
+    ufunc = np.less_equal
+
+
+@register
+class Greater(_Compare):
+    __slots__ = ()
+    ufunc = np.greater
+
+
+@register
+class GreaterEqual(_Compare):
+    __slots__ = ()
+    ufunc = np.greater_equal
+
+
+@register
+class Equal(_Compare):
+    __slots__ = ()
+    ufunc = np.equal
+
+
+@register
+class NotEqual(_Compare):
+    __slots__ = ()
+    ufunc = np.not_equal
+
+
+@register
+class LogicalNot(Function):
+    """`~mask` for bool tensors; no gradient."""
+
+    __slots__ = ()
+    differentiable = False
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)

@@ -1,0 +1,40 @@
+"""Matrix product: 1-D, 2-D and batched with NumPy's broadcasting of batch axes."""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, register
+from .movement import Reshape
+
+
+def _mT(a: Any) -> Any:
+    """Swap the last two axes (works for arrays and Tensors)."""
+    return a.mT
+
+
+@register
+class Matmul(Function):
+    """d(A·B) = g·Bᵀ, Aᵀ·g; 1-D operands are lifted to matrices and squeezed back"""
+
+    __slots__ = ()
+
+    def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.matmul(a, b)
+
+    def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+        na, nb = self.needs_grad
+        if a.ndim == 1 and b.ndim == 1:
+            return (g * b if na else None), (g * a if nb else None)
+        if a.ndim == 1:  # (k,) @ (..., k, m) -> (..., m): a is a row
+            g2 = Reshape.call(g, shape=g.shape[:-1] + (1, g.shape[-1]))
+            ga = g2 @ _mT(b) if na else None
+            gb = Reshape.call(a, shape=(a.shape[0], 1)) @ g2 if nb else None
+            return ga, gb
+        if b.ndim == 1:  # (..., n, k) @ (k,) -> (..., n): b is a column
+            g2 = Reshape.call(g, shape=g.shape + (1,))
+            ga = g2 @ Reshape.call(b, shape=(1, b.shape[0])) if na else None
+            gb = Reshape.call(_mT(a) @ g2, shape=a.shape[:-2] + (a.shape[-1],)) if nb else None
+            return ga, gb
+        return (g @ _mT(b) if na else None), (_mT(a) @ g if nb else None)

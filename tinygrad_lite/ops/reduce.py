@@ -1,0 +1,106 @@
+"""Reductions. Each keeps the reduced axes' positions so its VJP can broadcast `g` back.
+
+`axis` reaches the primitives already normalised: a tuple of non-negative ints.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, register
+from .binary import Equal
+from .movement import Expand, Flip, Reshape
+from .unary import Cast
+
+
+def kept_shape(shape: tuple[int, ...], axis: tuple[int, ...]) -> tuple[int, ...]:
+    """`shape` with every reduced axis set to 1: the shape of a keepdim result."""
+    return tuple(1 if i in axis else n for i, n in enumerate(shape))
+
+
+@register
+class Sum(Function):
+    """d Σx = 1 for every element: g broadcast back over the reduced axes"""
+
+    __slots__ = ("axis", "keepdim")
+
+    def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
+        self.axis, self.keepdim = axis, keepdim
+        return np.sum(x, axis=axis, keepdims=keepdim)
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        if not self.keepdim:
+            g = Reshape.call(g, shape=kept_shape(x.shape, self.axis))
+        return (Expand.call(g, shape=x.shape),)
+
+
+@register
+class Max(Function):
+    """d max(x) = 1 at the maximum; ties share it equally (mean of the tied elements' slots)"""
+
+    __slots__ = ("axis", "keepdim")
+
+    def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
+        self.axis, self.keepdim = axis, keepdim
+        return np.max(x, axis=axis, keepdims=keepdim)
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        shape = kept_shape(x.shape, self.axis)
+        if not self.keepdim:
+            g, out = Reshape.call(g, shape=shape), Reshape.call(out, shape=shape)
+        hit = Equal.call(x, out)
+        count = Sum.call(Cast.call(hit, dtype=g.dtype), axis=self.axis, keepdim=True)
+        return (Cast.call(hit, dtype=g.dtype) * (g / count),)
+
+
+@register
+class Prod(Function):
+    """d Πx / dx_i = Π_{j≠i} x_j, computed without dividing so zeros are exact"""
+
+    __slots__ = ("axis", "keepdim")
+
+    def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
+        self.axis, self.keepdim = axis, keepdim
+        return np.prod(x, axis=axis, keepdims=keepdim)
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        shape = kept_shape(x.shape, self.axis)
+        if not self.keepdim:
+            g = Reshape.call(g, shape=shape)
+        if not isinstance(x, np.ndarray):
+            # Written in differentiable terms only where no factor is zero.
+            if bool((x.data == 0).any()):
+                raise NotImplementedError(
+                    "prod: second derivatives through a product with a zero factor are not supported "
+                    "(create_graph=True); the first derivative is exact"
+                )
+            return (g * Reshape.call(out, shape=shape) / x,)
+        return (g * _product_of_others(x, self.axis),)
+
+
+def _product_of_others(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
+    """For each element, the product of the other elements in its reduction group (exclusive cumprods)."""
+    rest = [i for i in range(x.ndim) if i not in axis]
+    moved = np.transpose(x, rest + list(axis))
+    flat = moved.reshape(moved.shape[: len(rest)] + (-1,))
+    ones = np.ones(flat.shape[:-1] + (1,), dtype=x.dtype)
+    left = np.cumprod(np.concatenate([ones, flat[..., :-1]], axis=-1), axis=-1)
+    right = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
+    others = (left * right).reshape(moved.shape)
+    return np.transpose(others, np.argsort(rest + list(axis)))
+
+
+@register
+class Cumsum(Function):
+    """d cumsum(x)_j / dx_i = 1 for j ≥ i: the VJP is a reversed cumulative sum of g"""
+
+    __slots__ = ("axis",)
+
+    def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
+        self.axis = axis
+        return np.cumsum(x, axis=axis)
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        flipped = Flip.call(g, axis=(self.axis,))
+        return (Flip.call(Cumsum.call(flipped, axis=self.axis), axis=(self.axis,)),)
