@@ -45,6 +45,8 @@ class ElementwiseMixin:
 
     def pow(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """x ** y. Integer exponents of float tensors keep the tensor's dtype."""
+        if not reverse and (x == 2 or x == 2.0) and type(x) in (int, float):
+            return self * self  # NumPy squares exactly this way; it saves a power and its log in backward
         a, b = _t.binary_operands(self, x, reverse)
         if a.dtype.kind != "f" and b.dtype.kind != "f" and bool((b.data < 0).any()):
             a, b = _float(a), _float(b)  # NumPy refuses integers to negative integer powers
@@ -54,22 +56,22 @@ class ElementwiseMixin:
         return _t.apply(U.Neg, self)
 
     def __add__(self: Tensor, x: Operand) -> Tensor:
-        return self.add(x)
+        return _t.apply(B.Add, *_t.binary_operands(self, x))
 
     def __radd__(self: Tensor, x: Operand) -> Tensor:
-        return self.add(x, True)
+        return _t.apply(B.Add, *_t.binary_operands(self, x, True))
 
     def __sub__(self: Tensor, x: Operand) -> Tensor:
-        return self.sub(x)
+        return _t.apply(B.Sub, *_t.binary_operands(self, x))
 
     def __rsub__(self: Tensor, x: Operand) -> Tensor:
-        return self.sub(x, True)
+        return _t.apply(B.Sub, *_t.binary_operands(self, x, True))
 
     def __mul__(self: Tensor, x: Operand) -> Tensor:
-        return self.mul(x)
+        return _t.apply(B.Mul, *_t.binary_operands(self, x))
 
     def __rmul__(self: Tensor, x: Operand) -> Tensor:
-        return self.mul(x, True)
+        return _t.apply(B.Mul, *_t.binary_operands(self, x, True))
 
     def __truediv__(self: Tensor, x: Operand) -> Tensor:
         return self.div(x)

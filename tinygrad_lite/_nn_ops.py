@@ -30,12 +30,16 @@ class NNMixin:
     def matmul(self: Tensor, x: Any, reverse: bool = False) -> Tensor:
         """Matrix product with NumPy's rules: 1-D, 2-D, and batched with broadcast batch axes."""
         a, b = _t.binary_operands(self, x, reverse)
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-        ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
-        if ka != kb:
-            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({ka} != {kb})")
-        return _t.apply(Matmul, a, b)
+        try:
+            return _t.apply(Matmul, a, b)
+        except ValueError:  # checked only on failure, to keep the hot path lean
+            if a.ndim == 0 or b.ndim == 0:
+                raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
+                                 f"{b.shape}") from None
+            ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
+            if ka != kb:
+                raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({ka} != {kb})") from None
+            raise
 
     def dot(self: Tensor, w: Any) -> Tensor:
         return self.matmul(w)

@@ -37,6 +37,9 @@ def normalize_axis(axis: Axis, ndim: int, op: str = "reduction") -> tuple[int, .
     return tuple(out) if ndim else ()
 
 
+_ALL_AXES = [tuple(range(n)) for n in range(8)]
+
+
 def _pick(axis: Axis, dim: Axis) -> Axis:
     if dim is not None:
         if axis is not None:
@@ -50,8 +53,11 @@ class ReduceMixin:
 
     def sum(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum over `axis` (all by default). Bools and small ints sum as int32, like tinygrad."""
-        x = self if self.dtype.kind == "f" or self.dtype.itemsize >= 4 else _t.cast(self, dtypes.default_int)
-        return _t.apply(R.Sum, x, axis=normalize_axis(_pick(axis, dim), self.ndim, "sum"), keepdim=keepdim)
+        dt = self.data.dtype
+        x = self if dt.kind == "f" or dt.itemsize >= 4 else _t.cast(self, dtypes.default_int)
+        axes = _ALL_AXES[self.ndim] if axis is None and dim is None and self.ndim < 8 else \
+            normalize_axis(_pick(axis, dim), self.ndim, "sum")
+        return _t.apply(R.Sum, x, axis=axes, keepdim=keepdim)
 
     def mean(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum divided by the number of reduced elements (nan for an empty reduction, as NumPy)."""

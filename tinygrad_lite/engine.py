@@ -6,8 +6,8 @@ the graph when `retain_graph` is false.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+import operator
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
@@ -37,28 +37,39 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     return g.reshape(shape)
 
 
-def _consumer_counts(roots: Sequence[Tensor]) -> dict[int, int]:
-    """How many recorded uses each tensor has inside the graph below `roots` (iterative DFS)."""
-    counts: dict[int, int] = {}
+_by_creation = operator.attrgetter("_ctx.seq")
+
+
+def _graph_nodes(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
+    """The non-leaf tensors below `roots` that require grad, consumers first, and the leaves reached.
+
+    An iterative DFS collects them; sorting by creation order is then a topological order,
+    because every node is created after its inputs.
+    """
+    nodes: list[Tensor] = []
+    leaves: list[Tensor] = []
+    seen: set[int] = set()
     stack = list(roots)
-    for r in roots:
-        counts.setdefault(id(r), 0)
+    pop, push = stack.pop, stack.append
     while stack:
-        ctx = stack.pop()._ctx
+        t = pop()
+        k = id(t)
+        if k in seen:
+            continue
+        seen.add(k)
+        ctx = t._ctx
         if ctx is None:
+            leaves.append(t)
             continue
         parents = ctx.parents
         if parents is None:
             raise RuntimeError(FREED_MESSAGE)
+        nodes.append(t)
         for p in parents:
-            if p.requires_grad:
-                k = id(p)
-                if k in counts:
-                    counts[k] += 1
-                else:
-                    counts[k] = 1
-                    stack.append(p)
-    return counts
+            if p.requires_grad and id(p) not in seen:
+                push(p)
+    nodes.sort(key=_by_creation, reverse=True)
+    return nodes, leaves
 
 
 def run_backward(
@@ -74,98 +85,133 @@ def run_backward(
     gradients of the tensors in `capture` are returned (None where unreached)
     and no `.grad` is touched, as `torch.autograd.grad` does.
     """
+    nodes, leaves = _graph_nodes(roots)
+    grads: dict[int, Any] = {}
+    for r, g in zip(roots, root_grads):
+        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
+        if create_graph:
+            _walk_graph(nodes, grads, retain_graph, capture)
+        else:
+            _walk_arrays(nodes, grads, retain_graph, capture)
+    if capture is None:
+        for leaf in leaves:
+            g = grads.get(id(leaf))
+            if g is not None:
+                _store(leaf, g)
+        return None
     from .tensor import Tensor
 
-    counts = _consumer_counts(roots)
-    grads: dict[int, Any] = {}
+    found = [grads.get(id(t)) for t in capture]
+    return [g if g is None or isinstance(g, Tensor) else Tensor._wrap(g) for g in found]
+
+
+def _store(t: Tensor, g: Any) -> None:
+    old = t._grad
+    t._grad = g if old is None else _accumulate(old, g)
+
+
+def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
+                 capture: Sequence[Tensor] | None) -> None:
+    """The plain backward pass on NumPy arrays: the hot loop of eager training."""
     owned: set[int] = set()  # gradient buffers this walk allocated, safe to add into in place
-    for r, g in zip(roots, root_grads):
-        grads[id(r)] = g
-    wanted = None if capture is None else {id(t): None for t in capture}
-    ready = [r for r in roots if counts[id(r)] == 0]
-    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
-        while ready:
-            t = ready.pop()
-            g = grads.pop(id(t), None)
-            if wanted is None:
-                if g is not None:
-                    _store_grad(t, g, create_graph)
-            elif id(t) in wanted:
-                wanted[id(t)] = g
-            ctx = t._ctx
-            if ctx is None:
+    keep = set() if capture is None else {id(t) for t in capture}
+    for t in nodes:
+        k = id(t)
+        g = grads[k] if k in keep else grads.pop(k, None)
+        ctx = t._ctx
+        parents = ctx.parents  # type: ignore[union-attr]
+        if not retain_graph:
+            ctx.parents = None  # type: ignore[union-attr]  # frees the inputs; a later walk raises FREED_MESSAGE
+        if g is None:
+            continue
+        if capture is None:
+            old = t._grad
+            t._grad = g if old is None else _accumulate(old, g)
+        if len(parents) == 2:  # unrolled: a list comprehension costs as much as a small kernel
+            results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)  # type: ignore[union-attr]
+        elif len(parents) == 1:
+            results = ctx.vjp(g, t.data, parents[0].data)  # type: ignore[union-attr]
+        else:
+            results = ctx.vjp(g, t.data, *[p.data for p in parents])  # type: ignore[union-attr]
+        for p, gp, need in zip(parents, results, ctx.needs_grad):  # type: ignore[union-attr]
+            if not need or gp is None:
                 continue
-            parents = ctx.parents
-            assert parents is not None  # _consumer_counts raised already if this node was freed
-            if g is not None:
-                if create_graph:
-                    results = ctx.vjp(g, t, *parents)
-                else:
-                    results = ctx.vjp(g, t.data, *[p.data for p in parents])
+            data = p.data
+            # `is not` on dtypes is a cheap first test; _fit_array compares properly
+            if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
+                gp = _fit_array(gp, p, ctx)
+            k = id(p)
+            old = grads.get(k)
+            if old is None:
+                grads[k] = gp
+            elif k in owned:
+                np.add(old, gp, out=old)
             else:
-                results = (None,) * len(parents)
-            if not retain_graph:
-                ctx.parents = None  # frees the inputs; a later walk through here raises FREED_MESSAGE
-            for p, gp, need in zip(parents, results, ctx.needs_grad):
-                if not need:
-                    continue
-                k = id(p)
-                if gp is not None:
-                    gp = _fit(gp, p, ctx, create_graph)
-                    old = grads.get(k)
-                    if old is None:
-                        grads[k] = gp
-                    elif create_graph:
-                        grads[k] = old + gp
-                    elif k in owned:
-                        np.add(old, gp, out=old)
-                    else:
-                        total = old + gp
-                        if type(total) is np.ndarray:
-                            owned.add(k)
-                        else:  # 0-d arithmetic gives a NumPy scalar, which cannot be added into in place
-                            total = np.asarray(total)
-                        grads[k] = total
-                counts[k] -= 1
-                if counts[k] == 0:
-                    ready.append(p)
-    if wanted is None:
-        return None
-    return [wanted[id(t)] if create_graph or wanted[id(t)] is None else Tensor(wanted[id(t)])
-            for t in capture]  # type: ignore[union-attr]
+                total = old + gp
+                if type(total) is np.ndarray:
+                    owned.add(k)
+                else:  # 0-d arithmetic gives a NumPy scalar, which cannot be added into in place
+                    total = np.asarray(total)
+                grads[k] = total
 
 
-def _fit(gp: Any, p: Tensor, ctx: Any, create_graph: bool) -> Any:
+def _walk_graph(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
+                capture: Sequence[Tensor] | None) -> None:
+    """The backward pass under create_graph=True: VJPs run on Tensors, so the gradients are differentiable."""
+    keep = set() if capture is None else {id(t) for t in capture}
+    for t in nodes:
+        k = id(t)
+        g = grads[k] if k in keep else grads.pop(k, None)
+        ctx = t._ctx
+        parents = ctx.parents  # type: ignore[union-attr]
+        if not retain_graph:
+            ctx.parents = None  # type: ignore[union-attr]
+        if g is None:
+            continue
+        if capture is None:
+            old = t._grad
+            t._grad = g if old is None else _as_tensor(old) + g
+        results = ctx.vjp(g, t, *parents)  # type: ignore[union-attr,misc]
+        for p, gp, need in zip(parents, results, ctx.needs_grad):  # type: ignore[union-attr,arg-type]
+            if not need or gp is None:
+                continue
+            if gp.shape != p.shape:
+                gp = sum_to(gp, p.shape)
+            if gp.dtype != p.dtype:
+                gp = gp.cast(p.dtype)
+            k = id(p)
+            old = grads.get(k)
+            grads[k] = gp if old is None else old + gp
+
+
+def _fit_array(gp: Any, p: Tensor, ctx: Any) -> np.ndarray:
     """Bring one VJP result to its input's shape and dtype, or say which op got it wrong."""
-    if create_graph:
-        if gp.shape != p.shape:
-            gp = sum_to(gp, p.shape)
-        if gp.dtype != p.dtype:
-            gp = gp.cast(p.dtype)
-        return gp
-    if type(gp) is not np.ndarray:
-        gp = np.asarray(gp)
-    if gp.shape != p.data.shape:
+    gp = np.asarray(gp)
+    shape = p.data.shape
+    if gp.shape != shape:
         try:
-            gp = sum_to(gp, p.data.shape)
+            gp = sum_to(gp, shape)
         except (RuntimeError, ValueError) as exc:
-            raise RuntimeError(
-                f"{type(ctx).__name__}.vjp returned shape {gp.shape} for an input of shape {p.shape}"
-            ) from exc
+            raise RuntimeError(f"{type(ctx).__name__}.vjp returned shape {gp.shape} for an input of shape {shape}") \
+                from exc
     if gp.dtype != p.data.dtype:
         gp = gp.astype(p.data.dtype)
     return gp
 
 
-def _store_grad(t: Tensor, g: Any, create_graph: bool) -> None:
+def _as_tensor(g: Any) -> Tensor:
     from .tensor import Tensor
 
-    if create_graph:
-        t.grad = g if t.grad is None else t.grad + g
-        return
-    if t.grad is None:
-        # The walk may hand the same buffer to several tensors; copy only broadcast views,
-        # which are read-only and would surprise a user who writes into .grad.
-        t.grad = Tensor(g if g.flags.writeable else g.copy())
-    else:
-        t.grad = Tensor(t.grad.data + g)
+    return g if isinstance(g, Tensor) else Tensor._wrap(g)
+
+
+def _accumulate(old: Any, g: np.ndarray) -> Any:
+    """A second backward() adds to `.grad` out of place: the old buffer may be shared or held by the user."""
+    if type(old) is np.ndarray:
+        return np.asarray(old + g)
+    from .tensor import Tensor
+
+    if old._ctx is not None:  # a differentiable .grad from create_graph stays in its graph
+        return old + Tensor._wrap(g)
+    return np.asarray(old.data + g)

@@ -32,11 +32,12 @@ def register(cls: type[Function]) -> type[Function]:
 class Function:
     """Base of every primitive. An instance is one node of the graph (the `ctx`)."""
 
-    __slots__ = ("parents", "needs_grad")
+    __slots__ = ("parents", "needs_grad", "seq")
     differentiable: ClassVar[bool] = True
 
-    parents: tuple[Any, ...] | None
-    needs_grad: tuple[bool, ...]
+    parents: tuple[Any, ...] | None  # the input Tensors; None once a backward pass has freed them
+    needs_grad: tuple[bool, ...]  # which inputs require grad
+    seq: int  # creation order: a node is always created after its inputs, so sorting by seq is topological
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError
@@ -48,10 +49,11 @@ class Function:
     def call(cls, *args: Any, **params: Any) -> Any:
         """Run the primitive on NumPy arrays (plain result) or on Tensors (recorded in the graph)."""
         if isinstance(args[0], (np.ndarray, np.generic)):
-            return np.asarray(cls().forward(*args, **params))
-        from .tensor import apply  # the Tensor path only; a late import keeps function.py free of Tensor
+            out = cls().forward(*args, **params)
+            return out if type(out) is np.ndarray else np.asarray(out)
+        from .tensor import apply_lifted  # the Tensor path only; a late import keeps function.py free of Tensor
 
-        return apply(cls, *args, **params)
+        return apply_lifted(cls, *args, **params)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"

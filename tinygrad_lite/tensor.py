@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import itertools
 import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -59,11 +60,11 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
     (floats become `dtypes.default_float`, ints int32), or a Tensor. The data is copied.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_ctx", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     data: np.ndarray
-    grad: Tensor | None
+    _grad: Tensor | np.ndarray | None  # the engine stores a bare array; `grad` wraps it on first access
     requires_grad: bool
     _ctx: Function | None
 
@@ -71,7 +72,7 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
         if isinstance(data, Tensor):
             data = data.data
         self.data = _to_array(data, dtype)
-        self.grad = None
+        self._grad = None
         self._ctx = None
         self.requires_grad = False
         if requires_grad:
@@ -81,8 +82,26 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
     def _wrap(cls, data: np.ndarray) -> Tensor:
         """A graph-free Tensor around an array we already own (no copy, no checks)."""
         t = object.__new__(cls)
-        t.data, t.grad, t._ctx, t.requires_grad = data, None, None, False
+        t.data, t._grad, t._ctx, t.requires_grad = data, None, None, False
         return t
+
+    @property
+    def grad(self) -> Tensor | None:
+        """The accumulated gradient (a Tensor of this tensor's shape and dtype), or None."""
+        g = self._grad
+        if type(g) is np.ndarray:
+            # Broadcast views are read-only; a user may write into .grad, so give them a real array.
+            g = Tensor._wrap(g if g.flags.writeable else g.copy())
+            self._grad = g
+        return g  # type: ignore[return-value]
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None and not isinstance(value, Tensor):
+            raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
+        if value is not None and value.shape != self.shape:
+            raise ValueError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        self._grad = value
 
     # --- attributes -----------------------------------------------------------
     @property
@@ -197,7 +216,7 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             if self.data.size != 1:
                 raise GradientError(f"backward() on a non-scalar tensor of shape {self.shape} needs `gradient` "
                                     f"of that shape")
-            return np.ones_like(self.data)
+            return np.ones(self.data.shape, self.data.dtype)
         if isinstance(gradient, Tensor):
             g = gradient.data if gradient._ctx is None or not grad_mode.state.enabled else gradient
         else:
@@ -224,9 +243,23 @@ def _lift(value: Any, like: Sequence[Tensor]) -> Tensor:
         if isinstance(t, Tensor) and (t.dtype.kind == "f" or (kind != "f" and t.dtype.kind != "b")):
             if kind == "f" and t.dtype.kind != "f":
                 break
-            return Tensor._wrap(np.asarray(value, dtype=t.dtype))
+            return _constant(value, t.dtype)
     default = {"b": dtypes.bool, "i": dtypes.default_int, "f": dtypes.default_float}[kind]
-    return Tensor._wrap(np.asarray(value, dtype=default))
+    return _constant(value, default)
+
+
+_constants: dict[tuple[type, float, np.dtype], Tensor] = {}
+
+
+def _constant(value: float, dtype: np.dtype) -> Tensor:
+    """A shared 0-d constant Tensor: constants are never written to, so one per (value, dtype) serves all."""
+    key = (type(value), value, dtype)
+    t = _constants.get(key)
+    if t is None:
+        t = Tensor._wrap(np.asarray(value, dtype=dtype))
+        if len(_constants) < 4096:  # a loop over many distinct numbers must not grow this without bound
+            _constants[key] = t
+    return t
 
 
 def _describe(inputs: Sequence[Tensor], params: dict[str, Any]) -> str:
@@ -235,30 +268,61 @@ def _describe(inputs: Sequence[Tensor], params: dict[str, Any]) -> str:
     return f"inputs {shapes}{extra}"
 
 
-def apply(fn: type[Function], *args: Any, **params: Any) -> Tensor:
-    """Run primitive `fn` on Tensors (numbers are lifted) and record it when a gradient may be needed."""
-    inputs = tuple(a if isinstance(a, Tensor) else _lift(a, args) for a in args)
+_grad_state = grad_mode.state
+_node_counter = itertools.count()
+
+
+def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
+    """Run primitive `fn` on Tensors and record it when a gradient may be needed.
+
+    This is the hot path of eager mode: one ctx object and one Tensor per op, nothing inspected.
+    The common arities are unrolled because on small tensors a list comprehension costs as much
+    as the NumPy kernel itself.
+    """
     ctx = fn()
     try:
-        data = ctx.forward(*[t.data for t in inputs], **params)
+        if len(inputs) == 2:
+            data = ctx.forward(inputs[0].data, inputs[1].data, **params)
+        elif len(inputs) == 1:
+            data = ctx.forward(inputs[0].data, **params)
+        else:
+            data = ctx.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as exc:  # a NumPy error, re-said with the op and its inputs
         raise type(exc)(f"{fn.__name__}: {exc} ({_describe(inputs, params)})") from None
     if type(data) is not np.ndarray:
-        data = np.asarray(data)
+        data = np.asarray(data)  # NumPy gives scalars for 0-d results
     out = object.__new__(Tensor)
-    out.data, out.grad = data, None
-    if grad_mode.state.enabled and fn.differentiable and data.dtype.kind == "f":
-        needs = tuple(t.requires_grad for t in inputs)
+    out.data = data
+    out._grad = None
+    if _grad_state.enabled and fn.differentiable:
+        if len(inputs) == 2:
+            needs: tuple[bool, ...] = (inputs[0].requires_grad, inputs[1].requires_grad)
+        else:
+            needs = tuple([t.requires_grad for t in inputs])
         if True in needs:
-            ctx.parents, ctx.needs_grad = inputs, needs
-            out._ctx, out.requires_grad = ctx, True
+            ctx.parents = inputs
+            ctx.needs_grad = needs
+            ctx.seq = next(_node_counter)
+            out._ctx = ctx
+            out.requires_grad = True
             return out
-    out._ctx, out.requires_grad = None, False
+    out._ctx = None
+    out.requires_grad = False
     return out
+
+
+def apply_lifted(fn: type[Function], *args: Any, **params: Any) -> Tensor:
+    """`apply` where some arguments may be Python numbers or arrays (lifted to constants)."""
+    return apply(fn, *[a if isinstance(a, Tensor) else _lift(a, args) for a in args], **params)
 
 
 def binary_operands(x: Tensor, y: Any, reverse: bool = False) -> tuple[Tensor, Tensor]:
     """Lift y and bring both operands to one dtype (floats win; see dtypes.promote)."""
+    if type(y) is Tensor and y.data.dtype == x.data.dtype:
+        return (y, x) if reverse else (x, y)
+    if type(y) is float and x.data.dtype.kind == "f":  # the common `x * 0.5`
+        y = _constant(y, x.data.dtype)
+        return (y, x) if reverse else (x, y)
     if not isinstance(y, Tensor):
         if isinstance(y, float) and x.dtype.kind != "f":
             x = cast(x, dtypes.default_float)
@@ -270,5 +334,9 @@ def binary_operands(x: Tensor, y: Any, reverse: bool = False) -> tuple[Tensor, T
 
 
 def cast(x: Tensor, dtype: Any) -> Tensor:
+    """x in another dtype; casting to a non-float dtype ends the graph (integers carry no gradient)."""
     dt = dtypes.to_dtype(dtype)
-    return x if x.dtype == dt else apply(Cast, x, dtype=dt)
+    if x.dtype == dt:
+        return x
+    out = apply(Cast, x, dtype=dt)
+    return out if dt.kind == "f" else out.detach()
