@@ -11,7 +11,6 @@ import numpy as np
 
 from ..function import Function, register
 
-
 _EXP_LIMITS = {np.dtype(t): float(np.floor(np.log(np.finfo(t).max))) for t in (np.float16, np.float32, np.float64)}
 
 
