@@ -42,7 +42,8 @@ _by_creation = operator.attrgetter("_ctx.seq")
 
 
 def _graph_nodes(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-    """The non-leaf tensors below `roots` that require grad, consumers first, and the leaves reached.
+    """The non-leaf tensors below `roots` that require grad, consumers last (walks pop from the end),
+    and the leaves reached.
 
     An iterative DFS collects them; sorting by creation order is then a topological order,
     because every node is created after its inputs.
@@ -69,7 +70,7 @@ def _graph_nodes(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
         for p in parents:
             if p.requires_grad and id(p) not in seen:
                 push(p)
-    nodes.sort(key=_by_creation, reverse=True)
+    nodes.sort(key=_by_creation)
     return nodes, leaves
 
 
@@ -117,25 +118,26 @@ def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
     """The plain backward pass on NumPy arrays: the hot loop of eager training."""
     owned: set[int] = set()  # gradient buffers this walk allocated, safe to add into in place
     keep = set() if capture is None else {id(t) for t in capture}
-    for t in nodes:
+    while nodes:
+        t = nodes.pop()  # popping drops the walk's reference, so a processed tensor can be freed at once
         k = id(t)
         g = grads[k] if k in keep else grads.pop(k, None)
-        ctx = t._ctx
-        parents = ctx.parents  # type: ignore[union-attr]
+        ctx: Any = t._ctx  # never None here: nodes are the tensors with a ctx
+        parents = ctx.parents
         if not retain_graph:
-            ctx.parents = None  # type: ignore[union-attr]  # frees the inputs; a later walk raises FREED_MESSAGE
+            ctx.parents = None  # frees the inputs; a later walk through here raises FREED_MESSAGE
         if g is None:
             continue
         if capture is None:
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if len(parents) == 2:  # unrolled: a list comprehension costs as much as a small kernel
-            results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)  # type: ignore[union-attr]
+            results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
         elif len(parents) == 1:
-            results = ctx.vjp(g, t.data, parents[0].data)  # type: ignore[union-attr]
+            results = ctx.vjp(g, t.data, parents[0].data)
         else:
-            results = ctx.vjp(g, t.data, *[p.data for p in parents])  # type: ignore[union-attr]
-        for p, gp, need in zip(parents, results, ctx.needs_grad):  # type: ignore[union-attr]
+            results = ctx.vjp(g, t.data, *[p.data for p in parents])
+        for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
             data = p.data
@@ -161,20 +163,21 @@ def _walk_graph(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
                 capture: Sequence[Tensor] | None) -> None:
     """The backward pass under create_graph=True: VJPs run on Tensors, so the gradients are differentiable."""
     keep = set() if capture is None else {id(t) for t in capture}
-    for t in nodes:
+    while nodes:
+        t = nodes.pop()  # popping drops the walk's reference, so a processed tensor can be freed at once
         k = id(t)
         g = grads[k] if k in keep else grads.pop(k, None)
-        ctx = t._ctx
-        parents = ctx.parents  # type: ignore[union-attr]
+        ctx: Any = t._ctx  # never None here: nodes are the tensors with a ctx
+        parents = ctx.parents
         if not retain_graph:
-            ctx.parents = None  # type: ignore[union-attr]
+            ctx.parents = None
         if g is None:
             continue
         if capture is None:
             old = t._grad
             t._grad = g if old is None else _as_tensor(old) + g
-        results = ctx.vjp(g, t, *parents)  # type: ignore[union-attr,misc]
-        for p, gp, need in zip(parents, results, ctx.needs_grad):  # type: ignore[union-attr,arg-type]
+        results = ctx.vjp(g, t, *parents)
+        for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
             if gp.shape != p.shape:
