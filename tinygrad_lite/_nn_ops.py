@@ -6,8 +6,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import dtypes
 from . import tensor as _t
+from ._reduce import normalize_axis
 from .ops.linalg import Matmul
+from .ops.softmax import LogSoftmax
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -57,12 +60,15 @@ class NNMixin:
 
     def softmax(self: Tensor, axis: int = -1) -> Tensor:
         """e^x / Σe^x along `axis`, shifted by the max first so it never overflows."""
-        e = (self - self.max(axis, keepdim=True).detach()).exp()
-        return e / e.sum(axis, keepdim=True)
+        axes = normalize_axis(axis, self.ndim, "softmax")  # a bad axis is reported as softmax's
+        e = (self - self.max(axes, keepdim=True).detach()).exp()
+        return e / e.sum(axes, keepdim=True)
 
     def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
-        """x - logsumexp(x) along `axis`: stable for any input."""
-        return self - self.logsumexp(axis, keepdim=True)
+        """x - logsumexp(x) along `axis`: stable for any input (one fused primitive)."""
+        (ax,) = normalize_axis(axis, self.ndim, "log_softmax") or (0,)
+        x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
+        return _t.apply(LogSoftmax, x.reshape(1) if x.ndim == 0 else x, axis=ax).reshape(self.shape)
 
     def sparse_categorical_crossentropy(self: Tensor, Y: Any, ignore_index: int = -1,  # noqa: N803 - tinygrad's name
                                         label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
@@ -82,8 +88,7 @@ class NNMixin:
         flat = np.where(keep, labels, 0).reshape(-1)
         picked = logp[np.arange(flat.shape[0]), flat]
         nll = -picked if label_smoothing == 0 else -(1 - label_smoothing) * picked - label_smoothing * logp.mean(-1)
-        mask = _t.Tensor._wrap(keep.reshape(-1).astype(self.dtype))
-        losses = nll * mask
+        losses = nll if keep.all() else nll * _t.Tensor._wrap(keep.reshape(-1).astype(self.dtype))
         if reduction == "mean":
             return losses.sum() / max(int(keep.sum()), 1) if keep.any() else losses.sum() / 0.0
         return reduce_loss(losses.reshape(labels.shape), reduction)
