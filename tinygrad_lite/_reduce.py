@@ -98,10 +98,10 @@ class ReduceMixin:
 
     def cumsum(self: Tensor, axis: int = 0, *, dim: int | None = None) -> Tensor:
         """Running sum along one axis."""
-        (ax,) = normalize_axis(_pick(axis, dim) if dim is not None else axis, self.ndim, "cumsum") or (0,)
-        x = self.reshape(1) if self.ndim == 0 else self
-        out = _t.apply(R.Cumsum, x, axis=ax)
-        return out.reshape(()) if self.ndim == 0 else out
+        if self.ndim == 0:  # NumPy's cumsum flattens a scalar to shape (1,); keep it 0-d
+            return self.reshape(1).cumsum(0).reshape(())
+        (ax,) = normalize_axis(axis if dim is None else dim, self.ndim, "cumsum")
+        return _t.apply(R.Cumsum, self, axis=ax)
 
     # --- no gradient ----------------------------------------------------------------
     def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import engine, grad_mode
-from .tensor import GradientError, Tensor
+from .ops.unary import Cast
+from .tensor import GradientError, Tensor, apply
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
@@ -41,9 +42,7 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -
                 raise TypeError(f"grad: argument {n} must be a floating-point tensor, got {a.dtype}")
             if a.requires_grad and grad_mode.is_grad_enabled():
                 nested = True
-                call_args[n] = a.reshape(a.shape) if a.ndim else a * 1  # a fresh node still tied to the outer graph
-                if call_args[n] is a:
-                    call_args[n] = a * 1
+                call_args[n] = apply(Cast, a, dtype=a.dtype)  # an identity node: fresh, but tied to the outer graph
             else:
                 call_args[n] = a.detach().requires_grad_(True)
         with grad_mode.enable_grad():
