@@ -45,7 +45,7 @@ class ElementwiseMixin:
 
     def pow(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """x ** y. Integer exponents of float tensors keep the tensor's dtype."""
-        if not reverse and (x == 2 or x == 2.0) and type(x) in (int, float):
+        if not reverse and type(x) in (int, float) and x == 2:  # type first: a Tensor's == is elementwise
             return self * self  # NumPy squares exactly this way; it saves a power and its log in backward
         a, b = _t.binary_operands(self, x, reverse)
         if a.dtype.kind != "f" and b.dtype.kind != "f" and bool((b.data < 0).any()):

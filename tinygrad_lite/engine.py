@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import grad_mode
+from . import _tape, grad_mode
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -87,6 +87,8 @@ def run_backward(
     gradients of the tensors in `capture` are returned (None where unreached)
     and no `.grad` is touched, as `torch.autograd.grad` does.
     """
+    if _tape.active is not None:  # the jit is capturing: it walks the graph itself, writing each step down
+        return _tape.active.run_backward(roots, root_grads, retain_graph, create_graph, capture)
     nodes, leaves = _graph_nodes(roots)
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
@@ -195,7 +197,7 @@ def _fit_array(gp: Any, p: Tensor, ctx: Any) -> np.ndarray:
     shape = p.data.shape
     if gp.shape != shape:
         try:
-            gp = sum_to(gp, shape)
+            gp = np.asarray(sum_to(gp, shape))  # summing down to shape () gives a NumPy scalar
         except (RuntimeError, ValueError) as exc:
             raise RuntimeError(f"{type(ctx).__name__}.vjp returned shape {gp.shape} for an input of shape {shape}") \
                 from exc

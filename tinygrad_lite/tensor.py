@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from . import dtypes, engine, grad_mode
+from . import _tape, dtypes, engine, grad_mode
 from ._creation import CreationMixin
 from ._elementwise import ElementwiseMixin
 from ._movement import MovementMixin
@@ -31,9 +31,9 @@ class GradientError(RuntimeError, ValueError):
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """Turn user data into an owned ndarray, applying tinygrad's dtype rules for Python data."""
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)):  # NumPy data, scalars included, keeps its dtype
         if data.dtype.kind not in "biuf":
-            raise TypeError(f"Tensor data must be numeric, got a NumPy array of dtype {data.dtype}")
+            raise TypeError(f"Tensor data must be numeric, got NumPy data of dtype {data.dtype}")
         return np.array(data, dtype=None if dtype is None else dtypes.to_dtype(dtype), copy=True)
     if isinstance(data, (str, bytes, dict, set)) or data is None:
         raise TypeError(f"Tensor data must be a number, a nested list of numbers or an array, "
@@ -101,6 +101,8 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             raise TypeError(f"grad must be a Tensor or None, got {type(value).__name__}")
         if value is not None and value.shape != self.shape:
             raise ValueError(f"grad of shape {value.shape} assigned to a tensor of shape {self.shape}")
+        if _tape.active is not None:
+            _tape.active.record_grad_set(self, value)
         self._grad = value
 
     # --- attributes -----------------------------------------------------------
@@ -128,14 +130,20 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
 
     def numpy(self) -> np.ndarray:
         """A copy of the data as a NumPy array."""
+        if _tape.active is not None:
+            _tape.active.data_read(self, "numpy()")
         return self.data.copy()
 
     def item(self) -> Any:
+        if _tape.active is not None:
+            _tape.active.data_read(self, "item()")
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
+        if _tape.active is not None:
+            _tape.active.data_read(self, "tolist()")
         return self.data.tolist()
 
     def realize(self) -> Tensor:
@@ -156,6 +164,8 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
+        if _tape.active is not None:
+            _tape.active.data_read(self, "bool(tensor)")
         if self.data.size != 1:
             raise ValueError(f"the truth value of a tensor of shape {self.shape} is ambiguous; use .any() or .all()")
         return bool(self.data)
@@ -294,6 +304,8 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
     out = object.__new__(Tensor)
     out.data = data
     out._grad = None
+    if _tape.active is not None:  # the jit is capturing this call (one test per op in eager mode)
+        _tape.active.record_op(ctx, inputs, out, params)
     if _grad_state.enabled and fn.differentiable:
         if len(inputs) == 2:
             needs: tuple[bool, ...] = (inputs[0].requires_grad, inputs[1].requires_grad)
