@@ -255,4 +255,8 @@ class MovementMixin:
             raise ValueError(f"gather: index shape {idx.shape} exceeds input shape {self.shape} outside dim {dim}")
         grid = list(np.ogrid[tuple(slice(n) for n in idx.shape)]) if idx.ndim else []
         grid[d] = idx
-        return self[tuple(grid)]
+        try:
+            return self[tuple(grid)]
+        except IndexError as exc:
+            raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[d]} "
+                             f"(index values {idx.min()}..{idx.max()}, input shape {self.shape})") from exc
