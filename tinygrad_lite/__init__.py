@@ -9,9 +9,13 @@
 """
 from . import dtypes
 from .functional import grad, value_and_grad
-from .grad_mode import enable_grad, is_grad_enabled, no_grad
+from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
 from .tensor import GradientError, Tensor
 
-__all__ = ["GradientError", "Tensor", "dtypes", "enable_grad", "grad", "is_grad_enabled", "no_grad",
-           "value_and_grad"]
+# isort: split
+from . import nn, optim  # after .tensor: the Tensor mixins must not be the first to load tensor.py
+from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `tinygrad_lite.jit.reset()`
+
+__all__ = ["AnomalyError", "GradientError", "Tensor", "detect_anomaly", "dtypes", "enable_grad", "grad",
+           "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
 __version__ = "0.1.0"

@@ -258,5 +258,4 @@ class MovementMixin:
         try:
             return self[tuple(grid)]
         except IndexError as exc:
-            raise IndexError(f"gather: index out of range for dim {dim} of size {self.shape[d]} "
-                             f"(index values {idx.min()}..{idx.max()}, input shape {self.shape})") from exc
+            raise IndexError(f"gather: {exc}") from None

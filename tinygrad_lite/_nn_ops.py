@@ -9,6 +9,7 @@ import numpy as np
 from . import dtypes
 from . import tensor as _t
 from ._reduce import normalize_axis
+from .function import NumpyFn
 from .ops.linalg import Matmul
 from .ops.softmax import LogSoftmax
 
@@ -85,12 +86,15 @@ class NNMixin:
             raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                              f"got values from {labels.min()} to {labels.max()}")
         logp = self.log_softmax(-1).reshape(-1, classes)
-        flat = np.where(keep, labels, 0).reshape(-1)
+        # What depends on the labels goes through NumpyFn, so a jit replays it for each batch's labels.
+        y = Y if isinstance(Y, _t.Tensor) else _t.Tensor._wrap(labels)
+        flat = _t.apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
         picked = logp[np.arange(flat.shape[0]), flat]
         nll = -picked if label_smoothing == 0 else -(1 - label_smoothing) * picked - label_smoothing * logp.mean(-1)
-        losses = nll if keep.all() else nll * _t.Tensor._wrap(keep.reshape(-1).astype(self.dtype))
-        if reduction == "mean":
-            return losses.sum() / max(int(keep.sum()), 1) if keep.any() else losses.sum() / 0.0
+        mask = _t.apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=self.dtype)
+        losses = nll * mask  # exact: a kept row is multiplied by 1
+        if reduction == "mean":  # divided by the number of rows kept (nan when none is, as PyTorch)
+            return losses.sum() / _t.apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=self.dtype)
         return reduce_loss(losses.reshape(labels.shape), reduction)
 
     def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
@@ -104,6 +108,19 @@ class NNMixin:
         """BCE on logits x: softplus(x) - x·Y, stable for any x (no sigmoid is rounded to 0 or 1)."""
         y = _t._lift(Y, (self,))
         return reduce_loss(self.softplus() - self * y, reduction)
+
+
+def _kept_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:
+    """The labels as row indices, flat, with ignored rows pointing at class 0 (their loss is masked out)."""
+    return np.where(labels != ignore_index, labels, 0).reshape(-1)
+
+
+def _kept_mask(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    return (labels != ignore_index).reshape(-1).astype(dtype)
+
+
+def _kept_count(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    return np.asarray(np.count_nonzero(labels != ignore_index), dtype=dtype)
 
 
 def _clamped_log(p: Tensor) -> Tensor:

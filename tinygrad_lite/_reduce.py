@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dtypes
 from . import tensor as _t
+from .function import NumpyFn
 from .ops import reduce as R
 
 if TYPE_CHECKING:
@@ -64,7 +65,7 @@ class ReduceMixin:
         axes = normalize_axis(_pick(axis, dim), self.ndim, "mean")
         count = math.prod(self.shape[a] for a in axes)
         total = self.sum(axes, keepdim)
-        return total / count if count else total / 0.0
+        return total / count if count else total * math.nan  # NumPy's nan; no 0-division in backward
 
     def max(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Largest value over `axis`; tied maxima share the gradient equally."""
@@ -91,8 +92,7 @@ class ReduceMixin:
     def logsumexp(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """log Σ eˣ, computed as m + log Σ e^(x - m) with m the (constant) max, so it never overflows."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "logsumexp")
-        m = self.max(axes, keepdim=True).detach()
-        m = _t.Tensor._wrap(np.where(np.isfinite(m.data), m.data, 0).astype(m.dtype))  # all -inf rows stay -inf
+        m = _t.apply(NumpyFn, self.max(axes, keepdim=True), func=_finite_or_zero)  # all -inf rows stay -inf
         out = (self - m).exp().sum(axes, keepdim=True).log() + m
         return out if keepdim else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
 
@@ -115,15 +115,26 @@ class ReduceMixin:
         if self.data.size == 0:
             raise ValueError(f"{fn.__name__} of an empty tensor of shape {self.shape}")
         if axis is None:
-            idx = np.asarray(fn(self.data))
-            return _t.Tensor._wrap(idx.reshape((1,) * self.ndim if keepdim else ()).astype(dtypes.int32))
+            shape = (1,) * self.ndim if keepdim else ()
+            return _t.apply(NumpyFn, self, func=_arg_flat, arg=fn, shape=shape)
         (ax,) = normalize_axis(axis, self.ndim, fn.__name__)
-        return _t.Tensor._wrap(np.asarray(fn(self.data, axis=ax, keepdims=keepdim)).astype(dtypes.int32))
+        return _t.apply(NumpyFn, self, func=_arg_axis, arg=fn, axis=ax, keepdims=keepdim)
 
     def any(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return _t.Tensor._wrap(np.asarray(np.any(self.data, axis=normalize_axis(axis, self.ndim, "any"),
-                                                 keepdims=keepdim)))
+        return _t.apply(NumpyFn, self, func=np.any, axis=normalize_axis(axis, self.ndim, "any"), keepdims=keepdim)
 
     def all(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return _t.Tensor._wrap(np.asarray(np.all(self.data, axis=normalize_axis(axis, self.ndim, "all"),
-                                                 keepdims=keepdim)))
+        return _t.apply(NumpyFn, self, func=np.all, axis=normalize_axis(axis, self.ndim, "all"), keepdims=keepdim)
+
+
+# NumPy helpers run through NumpyFn (see function.py): on data, with no gradient, recorded like an op.
+def _finite_or_zero(m: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(m), m, 0).astype(m.dtype)
+
+
+def _arg_flat(x: np.ndarray, arg: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return np.asarray(arg(x)).reshape(shape).astype(dtypes.int32)
+
+
+def _arg_axis(x: np.ndarray, arg: Any, axis: int, keepdims: bool) -> np.ndarray:
+    return np.asarray(arg(x, axis=axis, keepdims=keepdims)).astype(dtypes.int32)

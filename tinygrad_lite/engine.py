@@ -97,7 +97,10 @@ def run_backward(
         if create_graph:
             _walk_graph(nodes, grads, retain_graph, capture)
         else:
-            _walk_arrays(nodes, grads, retain_graph, capture)
+            # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, silently as under create_graph;
+            # detect_anomaly() is the way to have them reported.
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                _walk_arrays(nodes, grads, retain_graph, capture)
     if capture is None:
         for leaf in leaves:
             g = grads.get(id(leaf))
@@ -119,6 +122,7 @@ def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
                  capture: Sequence[Tensor] | None) -> None:
     """The plain backward pass on NumPy arrays: the hot loop of eager training."""
     owned: set[int] = set()  # gradient buffers this walk allocated, safe to add into in place
+    anomaly = grad_mode.state.detect_anomaly
     keep = set() if capture is None else {id(t) for t in capture}
     while nodes:
         t = nodes.pop()  # popping drops the walk's reference, so a processed tensor can be freed at once
@@ -139,6 +143,8 @@ def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
             results = ctx.vjp(g, t.data, parents[0].data)
         else:
             results = ctx.vjp(g, t.data, *[p.data for p in parents])
+        if anomaly:
+            _check_results(ctx, results, parents)
         for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
@@ -179,6 +185,8 @@ def _walk_graph(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
             old = t._grad
             t._grad = g if old is None else _as_tensor(old) + g
         results = ctx.vjp(g, t, *parents)
+        if grad_mode.state.detect_anomaly:
+            _check_results(ctx, [None if r is None else r.data for r in results], parents)
         for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
@@ -189,6 +197,13 @@ def _walk_graph(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
             k = id(p)
             old = grads.get(k)
             grads[k] = gp if old is None else old + gp
+
+
+def _check_results(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]) -> None:
+    shapes = "inputs " + ", ".join(f"{p.shape} {p.dtype}" for p in parents)
+    for i, r in enumerate(results):
+        if r is not None:
+            grad_mode.check_finite(r, f"{type(ctx).__name__}.vjp", f"the gradient of input {i}", shapes)
 
 
 def _fit_array(gp: Any, p: Tensor, ctx: Any) -> np.ndarray:

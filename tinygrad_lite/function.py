@@ -57,3 +57,19 @@ class Function:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+class NumpyFn(Function):
+    """`func` applied to the inputs' arrays, a result with no gradient: labels, masks, indices, argmax.
+
+    Library code that computes such values from tensor data applies this (`apply(NumpyFn, t, func=...)`)
+    instead of working on `.data`, so the computation is one node of the recorded graph: the jit replays
+    it on each call's data rather than freezing the first call's result. Not in REGISTRY: it has no
+    derivative to check.
+    """
+
+    __slots__ = ()
+    differentiable = False
+
+    def forward(self, *xs: np.ndarray, func: Any, **kwargs: Any) -> np.ndarray:
+        return np.asarray(func(*xs, **kwargs))

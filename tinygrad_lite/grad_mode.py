@@ -1,4 +1,4 @@
-"""The one switch that says whether operations record the graph.
+"""The switches that say whether operations record the graph, and whether NaN/Inf are hunted down.
 
 >>> import tinygrad_lite as tl
 >>> x = tl.Tensor([1.0, 2.0], requires_grad=True)
@@ -14,14 +14,17 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
 
+import numpy as np
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 
 class _State:
-    __slots__ = ("enabled",)
+    __slots__ = ("enabled", "detect_anomaly")
 
     def __init__(self) -> None:
-        self.enabled = True
+        self.enabled = True  # record the graph
+        self.detect_anomaly = False  # check every result and gradient for NaN/Inf
 
 
 state = _State()
@@ -31,40 +34,77 @@ def is_grad_enabled() -> bool:
     return state.enabled
 
 
-class _GradMode:
-    """Sets grad recording to `self.mode` inside a `with` block or a decorated function."""
+class _Switch:
+    """Sets `state.<field>` to a value inside a `with` block or a decorated function, then restores it."""
 
-    mode = True
+    field = "enabled"
 
-    def __init__(self) -> None:
+    def __init__(self, value: bool) -> None:
+        self.value = value
         self._previous: list[bool] = []
 
     def __enter__(self) -> None:
-        self._previous.append(state.enabled)
-        state.enabled = self.mode
+        self._previous.append(getattr(state, self.field))
+        setattr(state, self.field, self.value)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        state.enabled = self._previous.pop()
+        setattr(state, self.field, self._previous.pop())
 
     def __call__(self, fn: F) -> F:
-        mode_cls = type(self)
+        field, value = self.field, self.value
 
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with mode_cls():
+            previous = getattr(state, field)
+            setattr(state, field, value)
+            try:
                 return fn(*args, **kwargs)
+            finally:
+                setattr(state, field, previous)
 
         return wrapper  # type: ignore[return-value]
 
 
-class no_grad(_GradMode):  # noqa: N801 - PyTorch's spelling
+class no_grad(_Switch):  # noqa: N801 - PyTorch's spelling
     """Stop recording: results carry no graph. Works as `with no_grad():` and `@no_grad()`."""
 
-    mode = False
+    def __init__(self) -> None:
+        super().__init__(False)
 
 
-class enable_grad(_GradMode):  # noqa: N801
+class enable_grad(_Switch):  # noqa: N801
     """Record again inside a `no_grad` region. Works as a context manager and a decorator."""
 
-    mode = True
+    def __init__(self) -> None:
+        super().__init__(True)
+
+
+class AnomalyError(FloatingPointError, ValueError):
+    """Raised under `detect_anomaly()` by the first op whose result or gradient holds NaN or Inf."""
+
+
+class detect_anomaly(_Switch):  # noqa: N801 - PyTorch's spelling
+    """Inside this block (or decorated function), the first op whose forward result or backward
+    gradient holds NaN or ±Inf raises `AnomalyError` naming the op and its input shapes.
+
+    >>> import tinygrad_lite as tl
+    >>> with tl.detect_anomaly():
+    ...     tl.Tensor([0.0, 1.0]).log()
+    Traceback (most recent call last):
+    ...
+    tinygrad_lite.grad_mode.AnomalyError: Log produced -inf in its result (inputs (2,) float32)
+    """
+
+    field = "detect_anomaly"
+
+    def __init__(self, enabled: bool = True) -> None:
+        super().__init__(enabled)
+
+
+def check_finite(values: Any, op: str, where: str, shapes: str) -> None:
+    """Raise AnomalyError if `values` (an array) holds NaN or Inf; called only under detect_anomaly."""
+    arr = np.asarray(values)
+    if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
+        kind = "nan" if np.isnan(arr).any() else ("-inf" if np.isneginf(arr).any() else "inf")
+        raise AnomalyError(f"{op} produced {kind} in {where} ({shapes})")

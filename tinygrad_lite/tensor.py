@@ -301,6 +301,8 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
         raise type(exc)(f"{fn.__name__}: {exc} ({_describe(inputs, params)})") from None
     if type(data) is not np.ndarray:
         data = np.asarray(data)  # NumPy gives scalars for 0-d results
+    if _grad_state.detect_anomaly:
+        grad_mode.check_finite(data, fn.__name__, "its result", _describe(inputs, params))
     out = object.__new__(Tensor)
     out.data = data
     out._grad = None

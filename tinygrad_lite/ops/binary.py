@@ -79,8 +79,13 @@ class Pow(Function):
 
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
-        gx = g * y * Pow.call(x, y - 1) if nx else None
-        gy = Where.call(x == 0, 0.0, g * out * Log.call(x)) if ny else None
+        # No 0·∞ is formed (nor warned about): at x = y = 0, x^(y-1) is read as x^1, so d(0^0)/dx is 0
+        # (as PyTorch); where x = 0 the log is taken of 1, in a branch the outer Where masks anyway.
+        gx = None
+        if nx:
+            ym1 = y - 1
+            gx = g * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
+        gy = Where.call(x == 0, 0.0, g * out * Log.call(Where.call(x == 0, 1.0, x))) if ny else None
         return gx, gy
 
 

@@ -81,6 +81,8 @@ class Prod(Function):
 
 def _product_of_others(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
     """For each element, the product of the other elements in its reduction group (exclusive cumprods)."""
+    if x.size == 0:  # no elements, no gradients (the cumprods below would pad empty groups to size 1)
+        return np.zeros_like(x)
     rest = [i for i in range(x.ndim) if i not in axis]
     moved = np.transpose(x, rest + list(axis))
     flat = moved.reshape(moved.shape[: len(rest)] + (-1,))

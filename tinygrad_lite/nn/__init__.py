@@ -1,0 +1,44 @@
+"""Neural-network building blocks: modules, layers, activations, losses, initialisers, save/load.
+
+>>> from tinygrad_lite import Tensor, nn, optim
+>>> Tensor.manual_seed(0)
+>>> model = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 3))
+>>> opt = optim.SGD(model.parameters(), lr=0.1)
+>>> loss = nn.CrossEntropyLoss()(model(Tensor([[0.5, -1.0]])), Tensor([2]))
+>>> opt.zero_grad(); _ = loss.backward(); opt.step()
+"""
+from . import functional, init, optim
+from .activation import (
+    CELU,
+    ELU,
+    GELU,
+    Flatten,
+    Hardsigmoid,
+    Hardswish,
+    Hardtanh,
+    Identity,
+    LeakyReLU,
+    LogSigmoid,
+    LogSoftmax,
+    Mish,
+    ReLU,
+    ReLU6,
+    Sigmoid,
+    SiLU,
+    Softmax,
+    Softplus,
+    Softsign,
+    Tanh,
+)
+from .container import Sequential
+from .linear import Linear
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
+from .module import IncompatibleKeys, Module
+from .serialization import load, save
+
+__all__ = [
+    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
+    "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
+    "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
+    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+]

@@ -1,0 +1,216 @@
+"""Losses as functions, with PyTorch's names, arguments and conventions (the class dimension of
+`cross_entropy`/`nll_loss` is 1, `ignore_index=-100`). Each is composed from Tensor operations, so
+its gradient comes from the engine. `reduction` is "mean" (default), "sum" or "none".
+
+>>> from tinygrad_lite import Tensor
+>>> import tinygrad_lite.nn.functional as F
+>>> F.mse_loss(Tensor([1.0, 3.0]), Tensor([0.0, 0.0])).item()
+5.0
+>>> round(F.cross_entropy(Tensor([[0.0, 0.0]]), Tensor([1])).item(), 6)   # log 2
+0.693147
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .._nn_ops import reduce_loss
+from ..tensor import Tensor
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
+def _float_input(fn: str, x: Any) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(x).__name__}")
+    if x.dtype.kind != "f":
+        raise TypeError(f"{fn}: input must be a floating-point tensor, got {x.dtype}")
+    return x
+
+
+def _target_like(fn: str, x: Tensor, target: Any) -> Tensor:
+    """A target of the input's exact shape, in the input's dtype unless it is a Tensor already."""
+    y = target if isinstance(target, Tensor) else Tensor(np.asarray(target), dtype=x.dtype)
+    if y.shape != x.shape:
+        raise ValueError(f"{fn}: target shape {y.shape} must equal input shape {x.shape}")
+    return y
+
+
+def _weighted(loss: Tensor, weight: Any) -> Tensor:
+    return loss if weight is None else loss * weight
+
+
+# --- regression -----------------------------------------------------------------------
+def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002 - PyTorch's name
+    """(input - target)², reduced. Shapes must match (a (N, 1) vs (N,) slip would broadcast silently)."""
+    x = _float_input("mse_loss", input)
+    diff = x - _target_like("mse_loss", x, target)
+    return reduce_loss(diff * diff, check_reduction(reduction))
+
+
+def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
+    """|input - target|, reduced."""
+    x = _float_input("l1_loss", input)
+    return reduce_loss((x - _target_like("l1_loss", x, target)).abs(), check_reduction(reduction))
+
+
+# --- binary classification ------------------------------------------------------------------
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                         reduction: str = "mean") -> Tensor:
+    """-w·(y·log p + (1-y)·log(1-p)) for probabilities p in [0, 1]; each log is floored at -100 as PyTorch."""
+    x = _float_input("binary_cross_entropy", input)
+    y = _target_like("binary_cross_entropy", x, target)
+    if np.any((x.data < 0) | (x.data > 1)):
+        raise ValueError(f"binary_cross_entropy: input values must lie in [0, 1], got values from "
+                         f"{x.data.min()} to {x.data.max()} (use binary_cross_entropy_with_logits for logits)")
+    loss = x.binary_crossentropy(y, reduction="none")
+    return reduce_loss(_weighted(loss, weight), check_reduction(reduction))
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                                     reduction: str = "mean", pos_weight: Any = None) -> Tensor:
+    """BCE of σ(x) computed from the logits x without rounding σ to 0 or 1:
+    (1-y)·x + (1 + (pos_weight-1)·y)·softplus(-x), which is softplus(x) - x·y when pos_weight is None."""
+    x = _float_input("binary_cross_entropy_with_logits", input)
+    y = _target_like("binary_cross_entropy_with_logits", x, target)
+    if pos_weight is None:
+        loss = x.binary_crossentropy_logits(y, reduction="none")
+    else:
+        loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * (-x).softplus()
+    return reduce_loss(_weighted(loss, weight), check_reduction(reduction))
+
+
+# --- multi-class ------------------------------------------------------------------------------
+def _classes_last(fn: str, x: Tensor) -> Tensor:
+    """(C,), (N, C) or (N, C, d1, ...) → (M, C) with the class dimension last, rows in target order."""
+    if x.ndim == 0:
+        raise ValueError(f"{fn}: input needs a class dimension, got a 0-d tensor")
+    if x.ndim > 2:
+        x = x.permute(0, *range(2, x.ndim), 1)
+    return x.reshape(-1, x.shape[-1])
+
+
+def _class_weight(fn: str, weight: Any, classes: int, dtype: np.dtype) -> np.ndarray | None:
+    if weight is None:
+        return None
+    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    if w.shape != (classes,):
+        raise ValueError(f"{fn}: weight must have shape ({classes},) (one per class), got {w.shape}")
+    return w.astype(dtype)
+
+
+def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any, weight: np.ndarray | None,
+                ignore_index: int) -> tuple[Tensor, np.ndarray, np.ndarray, tuple[int, ...]]:
+    """-w[t]·logp[t] per row of the (M, C) log-probabilities, after checking the integer class indices
+    against the input. Also returns the row weights w[t] (0 where ignored), the mask of rows not ignored
+    and the target's shape."""
+    labels = target.data if isinstance(target, Tensor) else np.asarray(target)
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"{fn}: class-index targets must be integers, got {labels.dtype}")
+    expected = input_shape[:1] + input_shape[2:] if len(input_shape) > 1 else ()
+    if labels.shape != expected:
+        raise ValueError(f"{fn}: input of shape {input_shape} needs a target of shape {expected}, "
+                         f"got {labels.shape}")
+    classes = logp.shape[-1]
+    flat = labels.reshape(-1)
+    keep = flat != ignore_index
+    bad = keep & ((flat < 0) | (flat >= classes))
+    if bad.any():
+        raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
+                         f"got {flat[bad].tolist()[:5]}")
+    safe = np.where(keep, flat, 0)
+    kept = keep.astype(logp.dtype)
+    row_w = kept if weight is None else weight[safe] * kept
+    picked = logp[np.arange(flat.shape[0]), safe]
+    return -picked * Tensor._wrap(row_w), row_w, kept, labels.shape
+
+
+def _reduce_weighted(loss: Tensor, row_w: np.ndarray, shape: tuple[int, ...], reduction: str) -> Tensor:
+    """PyTorch's rule for class-index losses: "mean" divides by the total weight of the rows not ignored."""
+    if check_reduction(reduction) == "mean":
+        total = float(row_w.sum())
+        # Nothing counted (all ignored or weighted 0): nan, with zero gradients, as PyTorch.
+        return loss.sum() / total if total else loss.sum() * 0.0 + math.nan
+    return reduce_loss(loss.reshape(shape), reduction)
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """-weight[t]·input[t] for log-probabilities `input` (C,), (N, C) or (N, C, d1, ...) and integer
+    targets (), (N,) or (N, d1, ...); rows whose target is `ignore_index` count for nothing."""
+    x = _float_input("nll_loss", input)
+    logp = _classes_last("nll_loss", x)
+    w = _class_weight("nll_loss", weight, logp.shape[-1], x.dtype)
+    loss, row_w, _, shape = _picked_nll("nll_loss", logp, x.shape, target, w, ignore_index)
+    return _reduce_weighted(loss, row_w, shape, reduction)
+
+
+def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
+                  reduction: str = "mean", label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of logits `input` (class dimension 1, or 0 for a 1-D input).
+
+    `target` holds either integer class indices (shape of input without the class dimension), or class
+    probabilities — one-hot or soft — of the input's own shape (a float tensor). `label_smoothing` ε mixes
+    the target with the uniform distribution: (1-ε)·target + ε/C."""
+    x = _float_input("cross_entropy", input)
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
+    check_reduction(reduction)
+    logp = _classes_last("cross_entropy", x).log_softmax(-1)
+    classes = logp.shape[-1]
+    w = _class_weight("cross_entropy", weight, classes, x.dtype)
+    weighted_logp = logp if w is None else logp * Tensor._wrap(w)
+    if (target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype).kind == "f":
+        y = _classes_last("cross_entropy", _target_like("cross_entropy", x, target))
+        if label_smoothing:
+            y = y * (1 - label_smoothing) + label_smoothing / classes
+        loss = -(weighted_logp * y).sum(-1)
+        return reduce_loss(loss.reshape(x.shape[:1] + x.shape[2:] if x.ndim > 1 else ()), reduction)
+    loss, row_w, kept, shape = _picked_nll("cross_entropy", logp, x.shape, target, w, ignore_index)
+    if label_smoothing:
+        # PyTorch's smoothing term -Σ_c w_c·logp_c / C, on the rows not ignored, normalised like the NLL part.
+        smooth = -weighted_logp.sum(-1) * Tensor._wrap(kept)
+        loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+    return _reduce_weighted(loss, row_w, shape, reduction)
+
+
+# --- activations, for code written as F.relu(x) ------------------------------------------------
+def relu(x: Tensor) -> Tensor:
+    return x.relu()
+
+
+def sigmoid(x: Tensor) -> Tensor:
+    return x.sigmoid()
+
+
+def tanh(x: Tensor) -> Tensor:
+    return x.tanh()
+
+
+def silu(x: Tensor) -> Tensor:
+    return x.silu()
+
+
+def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
+    return x.leaky_relu(negative_slope)
+
+
+def softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.softmax(dim)
+
+
+def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
+    return x.log_softmax(dim)
+
+
+def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear."""
+    return x.linear(weight.T, bias)

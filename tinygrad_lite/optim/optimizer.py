@@ -1,0 +1,171 @@
+"""`Optimizer`: the base of SGD, Adam and AdamW — parameter groups, checks, state, zero_grad.
+
+The contract every optimizer keeps (the JIT relies on it): `step()` only calls `_update()`, after
+telling a running jit capture (`_tape.active.record_call`) so that each replay calls it again.
+`_update()` does all its maths on NumPy arrays. It reads `p.grad.data` without ever writing into it
+(the engine may share one gradient buffer between tensors), and it changes `p.data` and the state
+buffers *in place*, so the arrays a recording holds stay the ones in use. No graph is built.
+
+>>> from tinygrad_lite import Tensor, optim
+>>> w = Tensor([1.0, 2.0], requires_grad=True)
+>>> opt = optim.SGD([w], lr=0.5)
+>>> _ = (w * w).sum().backward()
+>>> opt.step()
+>>> w.tolist()
+[0.0, 0.0]
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .. import _tape
+from ..tensor import Tensor
+
+ParamGroup = dict[str, Any]
+
+
+def check_number(owner: str, name: str, value: Any, low: float = 0.0, high: float | None = None) -> None:
+    """`value` must be a real number in [low, high) (no upper bound when high is None)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{owner}: {name} must be a number, got {value!r} ({type(value).__name__})")
+    number = float(value)
+    if not math.isfinite(number) or number < low or (high is not None and number >= high):
+        span = f"[{low}, {high})" if high is not None else f">= {low}"
+        raise ValueError(f"{owner}: {name} must be a finite number {span}, got {value}")
+
+
+class Optimizer:
+    """Holds `param_groups` (dicts with "params" and the hyperparameters) and per-parameter `state`.
+
+    `params` is an iterable of Tensors, or of dicts `{"params": [...], "lr": ...}` whose settings override
+    the defaults for that group, as in PyTorch. Subclasses define `_init_state(p)` and `_update()`.
+    """
+
+    def __init__(self, params: Iterable[Any], defaults: Mapping[str, Any]) -> None:
+        name = type(self).__name__
+        if isinstance(params, Tensor):
+            raise TypeError(f"{name}: params must be an iterable of Tensors (e.g. model.parameters() or [w]), "
+                            f"got a single Tensor")
+        if not isinstance(params, Iterable):
+            raise TypeError(f"{name}: params must be an iterable of Tensors, got {type(params).__name__}")
+        self.defaults = dict(defaults)
+        self.param_groups: list[ParamGroup] = []
+        self.state: dict[int, dict[str, np.ndarray]] = {}  # keyed by id(p): Tensor's == is elementwise
+        items = list(params)
+        if not items:
+            raise ValueError(f"{name} got an empty parameter list")
+        for group in (items if all(isinstance(g, Mapping) for g in items) else [{"params": items}]):
+            self.add_param_group(group)
+
+    def _check_hyperparameters(self, group: ParamGroup) -> None:
+        """Raise ValueError/TypeError for a bad setting of one group (subclasses extend)."""
+        check_number(type(self).__name__, "lr", group["lr"])
+
+    def add_param_group(self, group: Mapping[str, Any]) -> None:
+        """Add tensors with their own settings; missing settings come from the optimizer's defaults."""
+        name = type(self).__name__
+        if not isinstance(group, Mapping) or "params" not in group:
+            raise TypeError(f"{name}: a parameter group is a dict with a 'params' entry, got {group!r}")
+        params = group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
+        if not params:
+            raise ValueError(f"{name} got an empty parameter list")
+        unknown = set(group) - set(self.defaults) - {"params"}
+        if unknown:
+            raise ValueError(f"{name}: unknown settings {sorted(unknown)} in a parameter group")
+        for i, p in enumerate(params):
+            self._check_param(i, p)
+        if len({id(p) for p in params}) != len(params) or any(id(p) in self.state for p in params):
+            raise ValueError(f"{name}: a parameter appears more than once")
+        full = {**self.defaults, **{k: v for k, v in group.items() if k != "params"}, "params": params}
+        self._check_hyperparameters(full)
+        self.param_groups.append(full)
+        for p in params:
+            self.state[id(p)] = self._init_state(p, full)
+
+    def _check_param(self, i: int, p: Any) -> None:
+        name = type(self).__name__
+        if not isinstance(p, Tensor):
+            raise TypeError(f"{name}: parameter {i} must be a Tensor, got {type(p).__name__}")
+        if p.dtype.kind != "f":
+            raise TypeError(f"{name}: parameter {i} (shape {p.shape}) must be a floating-point tensor, got {p.dtype}")
+        if not p.requires_grad:
+            raise ValueError(f"{name}: parameter {i} (shape {p.shape}) does not require grad; "
+                             f"call .requires_grad_() on it or leave it out")
+        if not p.is_leaf:
+            raise ValueError(f"{name}: parameter {i} (shape {p.shape}) is the result of an operation, not a leaf "
+                             f"tensor; optimize the tensors it was computed from")
+
+    def _init_state(self, p: Tensor, group: ParamGroup) -> dict[str, np.ndarray]:
+        """The state buffers of one parameter, allocated once (for the settings of its group at construction)
+        so that updates work in place on the same arrays."""
+        return {}
+
+    @property
+    def params(self) -> list[Tensor]:
+        """Every parameter, group after group."""
+        return [p for group in self.param_groups for p in group["params"]]
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (`.grad = None`); the next backward() starts afresh."""
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient; parameters whose `.grad` is None are left alone."""
+        if _tape.active is not None:  # a jit capture: its replays call _update again at this point
+            _tape.active.record_call(self._update, f"{type(self).__name__}.step")
+        self._update()
+
+    def _update(self) -> None:
+        raise NotImplementedError
+
+    # --- state ----------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """{"state": {index: {buffer name: array copy}}, "param_groups": [settings + "params": [indices]]},
+        indices counting the parameters in order across groups, as PyTorch."""
+        state, groups, index = {}, [], 0
+        for group in self.param_groups:
+            indices = list(range(index, index + len(group["params"])))
+            for i, p in zip(indices, group["params"]):
+                state[i] = {k: v.copy() for k, v in self.state[id(p)].items()}
+            groups.append({**{k: v for k, v in group.items() if k != "params"}, "params": indices})
+            index += len(indices)
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: Mapping[str, Any]) -> None:
+        """Restore settings and state buffers saved by `state_dict()` from an optimizer of the same kind
+        over parameters of the same shapes. Buffers are copied into the existing arrays (in place)."""
+        name = type(self).__name__
+        if not isinstance(state_dict, Mapping) or set(state_dict) != {"state", "param_groups"}:
+            raise ValueError(f"{name}.load_state_dict expects the dict state_dict() returns, "
+                             f"with keys 'state' and 'param_groups'")
+        groups, saved = state_dict["param_groups"], state_dict["state"]
+        sizes = [len(g["params"]) for g in self.param_groups]
+        saved_sizes = [len(g["params"]) for g in groups]
+        if sizes != saved_sizes:
+            raise ValueError(f"{name}.load_state_dict: groups of sizes {saved_sizes} do not fit this optimizer's "
+                             f"groups of sizes {sizes}")
+        problems = []
+        for i, p in enumerate(self.params):
+            own, theirs = self.state[id(p)], saved.get(i, {})
+            if set(theirs) != set(own):
+                problems.append(f"parameter {i} has buffers {sorted(own)}, the state dict {sorted(theirs)}")
+                continue
+            problems += [f"parameter {i} buffer {k!r}: shape {own[k].shape} here, {np.shape(theirs[k])} saved"
+                         for k in own if own[k].shape != np.shape(theirs[k])]
+        if problems:
+            raise ValueError(f"{name}.load_state_dict: " + "; ".join(problems))
+        settings = [{k: v for k, v in new.items() if k != "params"} for new in groups]
+        for group, new_settings in zip(self.param_groups, settings):
+            self._check_hyperparameters({**group, **new_settings})
+        for group, new_settings in zip(self.param_groups, settings):
+            group.update(new_settings)
+        for i, p in enumerate(self.params):
+            for k, buf in self.state[id(p)].items():
+                np.copyto(buf, np.asarray(saved[i][k]), casting="same_kind")
