@@ -230,7 +230,7 @@ def test_load_state_dict_restores_settings_and_refuses_mismatches():
         optim.SGD([_param([0.0]), _param([0.0])], lr=0.1, momentum=0.5).load_state_dict(saved)
     with pytest.raises(ValueError, match=r"buffer 'momentum_buffer': shape \(3,\) here, \(2,\) saved"):
         optim.SGD([_param([0.0, 0.0, 0.0])], lr=0.1, momentum=0.5).load_state_dict(saved)
-    with pytest.raises(ValueError, match=r"has buffers \['step'\], the state dict \['momentum_buffer', 'step'\]"):
+    with pytest.raises(ValueError, match=r"has buffers \[\], the state dict \['momentum_buffer', 'step'\]"):
         optim.SGD([_param([0.0, 0.0])], lr=0.1).load_state_dict(saved)
     with pytest.raises(ValueError, match="keys 'state' and 'param_groups'"):
         fresh.load_state_dict({"state": {}})

@@ -40,25 +40,26 @@ class SGD(Optimizer):
                              f"dampening={group['dampening']}")
 
     def _init_state(self, p: Tensor, group: ParamGroup) -> dict[str, np.ndarray]:
-        # `step` counts this parameter's updates, so the first one can start the buffer at g as PyTorch does.
-        state = {"step": np.zeros((), dtype=np.float64)}
-        if group["momentum"] != 0:
-            state["momentum_buffer"] = np.zeros_like(p.data)
-        return state
+        # Plain SGD keeps no state. With momentum, `step` counts this parameter's updates, so the first
+        # one can start the buffer at g as PyTorch does.
+        if group["momentum"] == 0:
+            return {}
+        return {"step": np.zeros((), dtype=np.float64), "momentum_buffer": np.zeros_like(p.data)}
 
     def _update(self) -> None:
         for group in self.param_groups:
             lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
             weight_decay, nesterov = group["weight_decay"], group["nesterov"]
             for p in group["params"]:
-                grad = p.grad
-                if grad is None:
+                g = p._grad  # the bare slot: the .grad property would wrap an array in a Tensor first
+                if g is None:
                     continue
-                g = grad.data
+                if type(g) is not np.ndarray:
+                    g = g.data
                 if weight_decay != 0:
                     g = g + weight_decay * p.data  # out of place: the gradient buffer may be shared
-                state = self.state[id(p)]
                 if momentum != 0:
+                    state = self.state[id(p)]
                     buf = state["momentum_buffer"]
                     if state["step"] == 0:
                         np.copyto(buf, g)
@@ -66,5 +67,5 @@ class SGD(Optimizer):
                         buf *= momentum
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
-                state["step"] += 1
+                    state["step"] += 1
                 p.data -= lr * g
