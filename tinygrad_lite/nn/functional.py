@@ -11,13 +11,13 @@ its gradient comes from the engine. `reduction` is "mean" (default), "sum" or "n
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
 from .._nn_ops import reduce_loss
-from ..tensor import Tensor
+from ..function import NumpyFn
+from ..tensor import Tensor, apply
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -108,10 +108,11 @@ def _class_weight(fn: str, weight: Any, classes: int, dtype: np.dtype) -> np.nda
 
 
 def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any, weight: np.ndarray | None,
-                ignore_index: int) -> tuple[Tensor, np.ndarray, np.ndarray, tuple[int, ...]]:
+                ignore_index: int) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...]]:
     """-w[t]·logp[t] per row of the (M, C) log-probabilities, after checking the integer class indices
     against the input. Also returns the row weights w[t] (0 where ignored), the mask of rows not ignored
-    and the target's shape."""
+    and the target's shape. Everything computed from the labels goes through NumpyFn, so a jit replays
+    it for each batch's labels."""
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index targets must be integers, got {labels.dtype}")
@@ -126,19 +127,42 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
     if bad.any():
         raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
                          f"got {flat[bad].tolist()[:5]}")
-    safe = np.where(keep, flat, 0)
-    kept = keep.astype(logp.dtype)
-    row_w = kept if weight is None else weight[safe] * kept
+    y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
+    safe = apply(NumpyFn, y, func=_safe_labels, ignore_index=ignore_index)
+    kept = apply(NumpyFn, y, func=_kept_rows, ignore_index=ignore_index, dtype=logp.dtype)
+    row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
     picked = logp[np.arange(flat.shape[0]), safe]
-    return -picked * Tensor._wrap(row_w), row_w, kept, labels.shape
+    return -picked * row_w, row_w, kept, labels.shape
 
 
-def _reduce_weighted(loss: Tensor, row_w: np.ndarray, shape: tuple[int, ...], reduction: str) -> Tensor:
-    """PyTorch's rule for class-index losses: "mean" divides by the total weight of the rows not ignored."""
+def _safe_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:
+    """The labels as row indices, flat, with ignored rows pointing at class 0 (their loss is weighted 0)."""
+    flat = labels.reshape(-1)
+    return np.where(flat != ignore_index, flat, 0)
+
+
+def _kept_rows(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    return (labels.reshape(-1) != ignore_index).astype(dtype)
+
+
+def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    return weight[safe] * kept
+
+
+def _one_if_zero(total: np.ndarray) -> np.ndarray:
+    return np.where(total != 0, total, 1).astype(total.dtype)
+
+
+def _nan_if_zero(total: np.ndarray) -> np.ndarray:
+    return np.where(total != 0, 0, np.nan).astype(total.dtype)
+
+
+def _reduce_weighted(loss: Tensor, row_w: Tensor, shape: tuple[int, ...], reduction: str) -> Tensor:
+    """PyTorch's rule for class-index losses: "mean" divides by the total weight of the rows not ignored.
+    Nothing counted (all ignored or weighted 0) gives nan with zero gradients, as PyTorch."""
     if check_reduction(reduction) == "mean":
-        total = float(row_w.sum())
-        # Nothing counted (all ignored or weighted 0): nan, with zero gradients, as PyTorch.
-        return loss.sum() / total if total else loss.sum() * 0.0 + math.nan
+        total = row_w.sum()
+        return loss.sum() / apply(NumpyFn, total, func=_one_if_zero) + apply(NumpyFn, total, func=_nan_if_zero)
     return reduce_loss(loss.reshape(shape), reduction)
 
 
@@ -177,7 +201,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     loss, row_w, kept, shape = _picked_nll("cross_entropy", logp, x.shape, target, w, ignore_index)
     if label_smoothing:
         # PyTorch's smoothing term -Σ_c w_c·logp_c / C, on the rows not ignored, normalised like the NLL part.
-        smooth = -weighted_logp.sum(-1) * Tensor._wrap(kept)
+        smooth = -weighted_logp.sum(-1) * kept
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
     return _reduce_weighted(loss, row_w, shape, reduction)
 
