@@ -1,0 +1,72 @@
+"""tinygrad on its CPU backend (DEV=CPU, clang; THREADS=0 for one thread): the graph is lazy,
+gradients come from loss.gradient(*params), updates are assign()s, and each step realizes the
+loss and parameters. The "jit" variant runs the same step under TinyJit."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from tinygrad import Device, Tensor, TinyJit
+
+
+class Ops:
+    @staticmethod
+    def sigmoid(t: Any) -> Any:
+        return t.sigmoid()
+
+    @staticmethod
+    def relu(t: Any) -> Any:
+        return t.relu()
+
+    @staticmethod
+    def sum(t: Any) -> Any:
+        return t.sum()
+
+    @staticmethod
+    def cross_entropy(logits: Any, labels: Any) -> Any:
+        return logits.sparse_categorical_crossentropy(labels)
+
+
+def version() -> str:
+    from importlib.metadata import version as dist_version
+
+    return f"{dist_version('tinygrad')} ({Device.DEFAULT})"
+
+
+class Runner:
+    def __init__(self, prob: Any, variant: str) -> None:
+        self.prob = prob
+        self.p = [Tensor(a.copy()).realize() for a in prob.params]
+        self.data = [Tensor(d.copy()).realize() for d in prob.data]
+        self._step: Callable[[], Any] = self._eager_step
+        if variant == "jit":
+            self._step = TinyJit(self._eager_step)
+
+    def _loss_grads(self) -> tuple[Any, list[Any]]:
+        loss = self.prob.loss(Ops, self.p, self.data)
+        return loss, loss.gradient(*self.p)
+
+    def _eager_step(self) -> Any:
+        loss, grads = self._loss_grads()
+        lr = self.prob.lr
+        if lr is None:
+            return loss.realize(*grads)
+        for p, g in zip(self.p, grads):
+            p.assign(p - lr * g)
+        return loss.realize(*self.p)
+
+    def step(self) -> None:
+        self._step()
+
+    def loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
+        loss, grads = self._loss_grads()
+        loss.realize(*grads)
+        return float(loss.item()), [g.numpy() for g in grads]
+
+    def params(self) -> list[np.ndarray]:
+        return [p.numpy() for p in self.p]
+
+
+def build(prob: Any, variant: str) -> Runner:
+    return Runner(prob, variant)
