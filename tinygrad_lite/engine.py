@@ -93,14 +93,10 @@ def run_backward(
     grads: dict[int, Any] = {}
     for r, g in zip(roots, root_grads):
         grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
-    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad():
-        if create_graph:
-            _walk_graph(nodes, grads, retain_graph, capture)
-        else:
-            # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, silently as under create_graph;
-            # detect_anomaly() is the way to have them reported.
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                _walk_arrays(nodes, grads, retain_graph, capture)
+    # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
+    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad(), \
+            np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        _walk(nodes, grads, retain_graph, capture, create_graph)
     if capture is None:
         for leaf in leaves:
             g = grads.get(id(leaf))
@@ -118,9 +114,13 @@ def _store(t: Tensor, g: Any) -> None:
     t._grad = g if old is None else _accumulate(old, g)
 
 
-def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
-                 capture: Sequence[Tensor] | None) -> None:
-    """The plain backward pass on NumPy arrays: the hot loop of eager training."""
+def _walk(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
+          create_graph: bool = False) -> None:
+    """Visit `nodes` consumers first: store each one's gradient, run its VJP, hand the results on.
+
+    Plain backward runs the VJPs on NumPy arrays (the hot loop of eager training); under create_graph
+    they run on Tensors, so the gradients they make are differentiable in turn.
+    """
     owned: set[int] = set()  # gradient buffers this walk allocated, safe to add into in place
     anomaly = grad_mode.state.detect_anomaly
     keep = set() if capture is None else {id(t) for t in capture}
@@ -137,6 +137,9 @@ def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
         if capture is None:
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
+        if create_graph:
+            _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly)
+            continue
         if len(parents) == 2:  # unrolled: a list comprehension costs as much as a small kernel
             results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
         elif len(parents) == 1:
@@ -167,36 +170,21 @@ def _walk_arrays(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
                 grads[k] = total
 
 
-def _walk_graph(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool,
-                capture: Sequence[Tensor] | None) -> None:
-    """The backward pass under create_graph=True: VJPs run on Tensors, so the gradients are differentiable."""
-    keep = set() if capture is None else {id(t) for t in capture}
-    while nodes:
-        t = nodes.pop()  # popping drops the walk's reference, so a processed tensor can be freed at once
-        k = id(t)
-        g = grads[k] if k in keep else grads.pop(k, None)
-        ctx: Any = t._ctx  # never None here: nodes are the tensors with a ctx
-        parents = ctx.parents
-        if not retain_graph:
-            ctx.parents = None
-        if g is None:
+def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[int, Any],
+                     anomaly: bool) -> None:
+    """The create_graph half of `_walk`: fit and accumulate Tensor gradients with recorded ops."""
+    if anomaly:
+        _check_results(ctx, [None if r is None else r.data for r in results], parents)
+    for p, gp, need in zip(parents, results, ctx.needs_grad):
+        if not need or gp is None:
             continue
-        if capture is None:
-            old = t._grad
-            t._grad = g if old is None else _as_tensor(old) + g
-        results = ctx.vjp(g, t, *parents)
-        if grad_mode.state.detect_anomaly:
-            _check_results(ctx, [None if r is None else r.data for r in results], parents)
-        for p, gp, need in zip(parents, results, ctx.needs_grad):
-            if not need or gp is None:
-                continue
-            if gp.shape != p.shape:
-                gp = sum_to(gp, p.shape)
-            if gp.dtype != p.dtype:
-                gp = gp.cast(p.dtype)
-            k = id(p)
-            old = grads.get(k)
-            grads[k] = gp if old is None else old + gp
+        if gp.shape != p.shape:
+            gp = sum_to(gp, p.shape)
+        if gp.dtype != p.dtype:
+            gp = gp.cast(p.dtype)
+        k = id(p)
+        old = grads.get(k)
+        grads[k] = gp if old is None else old + gp
 
 
 def _check_results(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]) -> None:
@@ -227,12 +215,14 @@ def _as_tensor(g: Any) -> Tensor:
     return g if isinstance(g, Tensor) else Tensor._wrap(g)
 
 
-def _accumulate(old: Any, g: np.ndarray) -> Any:
+def _accumulate(old: Any, g: Any) -> Any:
     """A second backward() adds to `.grad` out of place: the old buffer may be shared or held by the user."""
-    if type(old) is np.ndarray:
-        return np.asarray(old + g)
     from .tensor import Tensor
 
+    if isinstance(g, Tensor):  # create_graph: the sum is recorded too
+        return _as_tensor(old) + g
+    if type(old) is np.ndarray:
+        return np.asarray(old + g)
     if old._ctx is not None:  # a differentiable .grad from create_graph stays in its graph
         return old + Tensor._wrap(g)
     return np.asarray(old.data + g)

@@ -252,7 +252,7 @@ class Recorder:
 
     def run_backward(self, roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: bool,
                      create_graph: bool, capture: Sequence[Any] | None) -> list[Any] | None:
-        """The engine's walk (`engine._walk_arrays`), same order and same NumPy calls, written down."""
+        """The engine's walk (`engine._walk`), same order and same NumPy calls, written down."""
         self._backward_ran = True
         nodes, leaves = engine._graph_nodes(roots)
         for t in nodes:
@@ -316,7 +316,7 @@ class Recorder:
         for r, g in zip(roots, root_grads):
             grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
         with grad_mode.enable_grad():
-            engine._walk_graph(nodes, grads, retain_graph, capture)
+            engine._walk(nodes, grads, retain_graph, capture, create_graph=True)
         if capture is not None:
             return [g if g is None or isinstance(g, _t.Tensor) else _t.Tensor._wrap(g)
                     for g in (grads.get(id(t)) for t in capture)]
