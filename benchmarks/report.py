@@ -106,15 +106,16 @@ def linearity_table(small: list[dict[str, Any]], large: list[dict[str, Any]], na
     return lines + [""]
 
 
-def targets_table(results: list[dict[str, Any]]) -> list[str]:
-    """tinygrad_lite against the issue's targets."""
+def targets_table(results: list[dict[str, Any]], quick: bool = False) -> list[str]:
+    """tinygrad_lite against the issue's targets (which are set for the full sizes)."""
     def cell(w: str, engine: str, large: bool | None = None) -> dict[str, Any]:
         for c in results:
             if c["workload"] == w and c["engine"] == engine and (large is None or c.get("large") == large):
                 return c
         return {}
 
-    lines = ["### tinygrad_lite against the targets", "", "| workload | target | tinygrad_lite | met | "
+    title = "### tinygrad_lite against the targets" + (" (quick sizes: indicative only)" if quick else "")
+    lines = [title, "", "| workload | target | tinygrad_lite | met | "
              "tinygrad_lite+jit |", "|---|---|---|---|---|"]
     for w, limit in TARGETS.items():
         r, rj = ratio(cell(w, "tinygrad_lite")), ratio(cell(w, "tinygrad_lite+jit"))

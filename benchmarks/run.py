@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
              f"Machine: {facts.get('cpu', '?')}, {facts['cpu_count']} cores, {facts.get('memory_gb', '?')} GB, "
              f"{facts['platform']}, Python {facts['python']}; BLAS: {blas_line(child_facts)}; "
              f"load average {facts['loadavg_start'][0]:.2f} at start, {facts['loadavg_end'][0]:.2f} at end.", ""]
-    lines += report.targets_table(results)
+    lines += report.targets_table(results, args.quick)
     for w in chosen_w:
         meta = workloads.load(w)
         variants = meta.variants(args.quick)
@@ -195,7 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     chart = report.chart(results, args.out / "results.png")
     lines.append(f"JSON: {args.out / 'results.json'}; chart: {chart}")
     print("\n".join(lines))
-    payload = {"command": " ".join([Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])]),
+    payload = {"command": " ".join(["python", sys.argv[0], *(argv if argv is not None else sys.argv[1:])]),
                "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
                "duration_s": round(duration, 1), "quick": args.quick, "machine": facts, "child_environment":
                {**env_changes, "in_child": child_facts}, "results": results}

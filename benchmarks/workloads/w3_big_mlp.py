@@ -30,7 +30,7 @@ def variants(quick: bool) -> list[dict[str, Any]]:
 def protocol(variant: dict[str, Any], quick: bool) -> Protocol:
     if quick:
         return Protocol(budget=0.3, target_batch=0.005, min_rounds=3, timeout=60)
-    return Protocol(budget=4.0, target_batch=0.0, min_rounds=3, max_rounds=5, check_steps=3, timeout=240)
+    return Protocol(budget=10.0, target_batch=0.0, min_rounds=5, max_rounds=9, check_steps=3, timeout=240)
 
 
 def problem(variant: dict[str, Any]) -> Problem:

@@ -30,7 +30,7 @@ def protocol(variant: dict[str, Any], quick: bool) -> Protocol:
     if quick:
         return Protocol(budget=0.3, target_batch=0.01, min_rounds=2, timeout=60)
     if variant["large"]:
-        return Protocol(budget=20.0, target_batch=0.0, min_rounds=1, max_rounds=3, timeout=300)
+        return Protocol(budget=15.0, target_batch=0.0, min_rounds=1, max_rounds=3, timeout=300)
     return Protocol(budget=2.5, target_batch=0.05, min_rounds=5, timeout=60)
 
 
