@@ -10,23 +10,7 @@ import numpy as np
 
 import tinygrad_lite as tl
 
-
-class Ops:
-    @staticmethod
-    def sigmoid(t: Any) -> Any:
-        return t.sigmoid()
-
-    @staticmethod
-    def relu(t: Any) -> Any:
-        return t.relu()
-
-    @staticmethod
-    def sum(t: Any) -> Any:
-        return t.sum()
-
-    @staticmethod
-    def cross_entropy(logits: Any, labels: Any) -> Any:
-        return logits.sparse_categorical_crossentropy(labels)
+from .tinygrad_api import Ops
 
 
 def version() -> str:

@@ -1,0 +1,22 @@
+"""The `Ops` namespace for engines with tinygrad's Tensor API (tinygrad itself and tinygrad_lite)."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class Ops:
+    @staticmethod
+    def sigmoid(t: Any) -> Any:
+        return t.sigmoid()
+
+    @staticmethod
+    def relu(t: Any) -> Any:
+        return t.relu()
+
+    @staticmethod
+    def sum(t: Any) -> Any:
+        return t.sum()
+
+    @staticmethod
+    def cross_entropy(logits: Any, labels: Any) -> Any:
+        return logits.sparse_categorical_crossentropy(labels)
