@@ -402,3 +402,26 @@ def test_power_with_a_tensor_exponent():
     (x ** y).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), [2.0 * 2.0, 0.5 * 3.0 ** -0.5], rtol=1e-12)
     np.testing.assert_allclose(y.grad.numpy(), [4.0 * np.log(2.0), 3.0 ** 0.5 * np.log(3.0)], rtol=1e-12)
+
+
+def test_no_grad_and_enable_grad_decorate_without_parentheses():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+
+    @tl.no_grad
+    def untracked(t):
+        return t * 2
+
+    @tl.enable_grad
+    def tracked(t):
+        return t * 2
+
+    assert not untracked(x).requires_grad
+    with tl.no_grad():
+        assert tracked(x).requires_grad
+    assert tl.is_grad_enabled()
+
+
+def test_requires_grad_flag_alias():
+    t = Tensor([1.0])
+    assert t.requires_grad_(flag=True).requires_grad
+    assert not t.requires_grad_(flag=False).requires_grad

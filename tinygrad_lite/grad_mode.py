@@ -67,16 +67,27 @@ class _Switch:
 
 
 class no_grad(_Switch):  # noqa: N801 - PyTorch's spelling
-    """Stop recording: results carry no graph. Works as `with no_grad():` and `@no_grad()`."""
+    """Stop recording: results carry no graph. Works as `with no_grad():`, `@no_grad()` and `@no_grad`."""
 
-    def __init__(self) -> None:
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is not None:  # used as `@no_grad` without parentheses
+            return cls()(fn)
+        return super().__new__(cls)
+
+    def __init__(self, fn: Any = None) -> None:
         super().__init__(False)
 
 
 class enable_grad(_Switch):  # noqa: N801
-    """Record again inside a `no_grad` region. Works as a context manager and a decorator."""
+    """Record again inside a `no_grad` region. Works as a context manager and a decorator, with or
+    without parentheses."""
 
-    def __init__(self) -> None:
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is not None:
+            return cls()(fn)
+        return super().__new__(cls)
+
+    def __init__(self, fn: Any = None) -> None:
         super().__init__(True)
 
 

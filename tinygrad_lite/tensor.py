@@ -185,8 +185,10 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
     __hash__ = object.__hash__  # == is elementwise, so identity hashing is kept explicitly
 
     # --- autograd -------------------------------------------------------------
-    def requires_grad_(self, requires_grad: bool = True) -> Tensor:
-        """Set whether gradients are tracked for this (leaf) tensor; returns self."""
+    def requires_grad_(self, requires_grad: bool = True, *, flag: bool | None = None) -> Tensor:
+        """Set whether gradients are tracked for this (leaf) tensor; returns self. `flag=` is an alias."""
+        if flag is not None:
+            requires_grad = flag
         if requires_grad and self.data.dtype.kind != "f":
             raise TypeError(f"only floating-point tensors can require gradients, this one is {self.dtype}")
         if not requires_grad and self._ctx is not None:
