@@ -94,9 +94,13 @@ def run_backward(
     for r, g in zip(roots, root_grads):
         grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
     # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
-    with grad_mode.enable_grad() if create_graph else grad_mode.no_grad(), \
-            np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        _walk(nodes, grads, retain_graph, capture, create_graph)
+    # A plain walk makes no Tensors, so only create_graph needs grad mode switched (on).
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if create_graph:
+            with grad_mode.enable_grad():
+                _walk(nodes, grads, retain_graph, capture, create_graph)
+        else:
+            _walk(nodes, grads, retain_graph, capture, create_graph)
     if capture is None:
         for leaf in leaves:
             g = grads.get(id(leaf))
