@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._nn_ops import reduce_loss
+from .._nn_ops import _kept_labels, _kept_mask, reduce_loss
 from ..function import NumpyFn
 from ..tensor import Tensor, apply
 
@@ -128,21 +128,11 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
         raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
                          f"got {flat[bad].tolist()[:5]}")
     y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
-    safe = apply(NumpyFn, y, func=_safe_labels, ignore_index=ignore_index)
-    kept = apply(NumpyFn, y, func=_kept_rows, ignore_index=ignore_index, dtype=logp.dtype)
+    safe = apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
+    kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
     row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
     picked = logp[np.arange(flat.shape[0]), safe]
     return -picked * row_w, row_w, kept, labels.shape
-
-
-def _safe_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:
-    """The labels as row indices, flat, with ignored rows pointing at class 0 (their loss is weighted 0)."""
-    flat = labels.reshape(-1)
-    return np.where(flat != ignore_index, flat, 0)
-
-
-def _kept_rows(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
-    return (labels.reshape(-1) != ignore_index).astype(dtype)
 
 
 def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.ndarray:
