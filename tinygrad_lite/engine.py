@@ -138,7 +138,7 @@ def _walk(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool, captur
             ctx.parents = None  # frees the inputs; a later walk through here raises FREED_MESSAGE
         if g is None:
             continue
-        if capture is None:
+        if capture is None:  # `_store`, inlined: this is the hot loop
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
