@@ -30,13 +30,13 @@ class ElementwiseMixin:
     # --- arithmetic -----------------------------------------------------------
     def add(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """Elementwise sum with NumPy broadcasting. `a.add(b)` is `a + b`."""
-        return _t.apply(B.Add, *_t.binary_operands(self, x, reverse))
+        return _t.binary(B.Add, self, x, reverse)
 
     def sub(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
-        return _t.apply(B.Sub, *_t.binary_operands(self, x, reverse))
+        return _t.binary(B.Sub, self, x, reverse)
 
     def mul(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
-        return _t.apply(B.Mul, *_t.binary_operands(self, x, reverse))
+        return _t.binary(B.Mul, self, x, reverse)
 
     def div(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """True division; integer operands give default_float."""
@@ -56,22 +56,22 @@ class ElementwiseMixin:
         return _t.apply(U.Neg, self)
 
     def __add__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Add, *_t.binary_operands(self, x))
+        return _t.binary(B.Add, self, x)
 
     def __radd__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Add, *_t.binary_operands(self, x, True))
+        return _t.binary(B.Add, self, x, True)
 
     def __sub__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Sub, *_t.binary_operands(self, x))
+        return _t.binary(B.Sub, self, x)
 
     def __rsub__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Sub, *_t.binary_operands(self, x, True))
+        return _t.binary(B.Sub, self, x, True)
 
     def __mul__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Mul, *_t.binary_operands(self, x))
+        return _t.binary(B.Mul, self, x)
 
     def __rmul__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Mul, *_t.binary_operands(self, x, True))
+        return _t.binary(B.Mul, self, x, True)
 
     def __truediv__(self: Tensor, x: Operand) -> Tensor:
         return self.div(x)
@@ -90,22 +90,22 @@ class ElementwiseMixin:
 
     # --- comparisons (bool results, no gradient) -------------------------------
     def __lt__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Less, *_t.binary_operands(self, x))
+        return _t.binary(B.Less, self, x)
 
     def __le__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.LessEqual, *_t.binary_operands(self, x))
+        return _t.binary(B.LessEqual, self, x)
 
     def __gt__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.Greater, *_t.binary_operands(self, x))
+        return _t.binary(B.Greater, self, x)
 
     def __ge__(self: Tensor, x: Operand) -> Tensor:
-        return _t.apply(B.GreaterEqual, *_t.binary_operands(self, x))
+        return _t.binary(B.GreaterEqual, self, x)
 
     def __eq__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
-        return _t.apply(B.Equal, *_t.binary_operands(self, x))
+        return _t.binary(B.Equal, self, x)
 
     def __ne__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
-        return _t.apply(B.NotEqual, *_t.binary_operands(self, x))
+        return _t.binary(B.NotEqual, self, x)
 
     def __invert__(self: Tensor) -> Tensor:
         return _t.apply(B.LogicalNot, self)
@@ -170,7 +170,7 @@ class ElementwiseMixin:
 
     def maximum(self: Tensor, x: Operand) -> Tensor:
         """Elementwise max; at ties each side gets half the gradient (as PyTorch)."""
-        return _t.apply(B.Maximum, *_t.binary_operands(self, x))
+        return _t.binary(B.Maximum, self, x)
 
     def minimum(self: Tensor, x: Operand) -> Tensor:
         return -((-self).maximum(-_t._lift(x, (self,))))

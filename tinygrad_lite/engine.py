@@ -6,6 +6,7 @@ the graph when `retain_graph` is false.
 """
 from __future__ import annotations
 
+import heapq
 import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ _by_creation = operator.attrgetter("_ctx.seq")
 
 def _graph_nodes(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
     """The non-leaf tensors below `roots` that require grad, consumers last (walks pop from the end),
-    and the leaves reached.
+    and the leaves reached. The jit's capture uses it to check every node before it walks.
 
     An iterative DFS collects them; sorting by creation order is then a topological order,
     because every node is created after its inputs.
@@ -89,27 +90,26 @@ def run_backward(
     """
     if _tape.active is not None:  # the jit is capturing: it walks the graph itself, writing each step down
         return _tape.active.run_backward(roots, root_grads, retain_graph, create_graph, capture)
-    nodes, leaves = _graph_nodes(roots)
-    grads: dict[int, Any] = {}
+    # Keyed by the Tensor itself: its hash is its identity, and a dict compares keys by identity before `==`
+    # (which is elementwise on Tensors and never reached, since distinct live objects hash differently).
+    grads: dict[Tensor, Any] = {}
     for r, g in zip(roots, root_grads):
-        grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+        grads[r] = g if r not in grads else grads[r] + g
     # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
     # A plain walk makes no Tensors, so only create_graph needs grad mode switched (on).
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if create_graph:
             with grad_mode.enable_grad():
-                _walk(nodes, grads, retain_graph, capture, create_graph)
+                leaves = _walk(grads, retain_graph, capture, create_graph)
         else:
-            _walk(nodes, grads, retain_graph, capture, create_graph)
+            leaves = _walk(grads, retain_graph, capture, create_graph)
     if capture is None:
         for leaf in leaves:
-            g = grads.get(id(leaf))
-            if g is not None:
-                _store(leaf, g)
+            _store(leaf, grads[leaf])
         return None
     from .tensor import Tensor
 
-    found = [grads.get(id(t)) for t in capture]
+    found = [grads.get(t) for t in capture]
     return [g if g is None or isinstance(g, Tensor) else Tensor._wrap(g) for g in found]
 
 
@@ -118,31 +118,39 @@ def _store(t: Tensor, g: Any) -> None:
     t._grad = g if old is None else _accumulate(old, g)
 
 
-def _walk(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
-          create_graph: bool = False) -> None:
-    """Visit `nodes` consumers first: store each one's gradient, run its VJP, hand the results on.
+def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
+          create_graph: bool = False) -> list[Tensor]:
+    """Propagate the gradients in `grads` (those of the roots) through the graph below them: store each
+    node's gradient, run its VJP, hand the results on. Returns the leaves reached; their gradients are
+    left in `grads`.
 
+    A node joins a heap, keyed by its creation order, when it first receives a gradient. Popping the most
+    recently created node first is a topological order, because every node is created after its inputs;
+    so no separate pass sorts the graph, and nodes no gradient reaches are never visited.
     Plain backward runs the VJPs on NumPy arrays (the hot loop of eager training); under create_graph
     they run on Tensors, so the gradients they make are differentiable in turn.
     """
-    owned: set[int] = set()  # gradient buffers this walk allocated, safe to add into in place
+    leaves = [r for r in grads if r._ctx is None]
+    queue = [(-r._ctx.seq, r) for r in grads if r._ctx is not None]
+    heapq.heapify(queue)
+    push, pop = heapq.heappush, heapq.heappop
+    owned: set[int] = set()  # ids of the tensors whose gradient buffer this walk allocated: safe to add into
     anomaly = grad_mode.state.detect_anomaly
-    keep = set() if capture is None else {id(t) for t in capture}
-    while nodes:
-        t = nodes.pop()  # popping drops the walk's reference, so a processed tensor can be freed at once
-        k = id(t)
-        g = grads[k] if k in keep else grads.pop(k, None)
-        ctx: Any = t._ctx  # never None here: nodes are the tensors with a ctx
+    keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
+    while queue:
+        t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
+        g = grads[t] if keep and id(t) in keep else grads.pop(t)
+        ctx: Any = t._ctx
         parents = ctx.parents
+        if parents is None:
+            raise RuntimeError(FREED_MESSAGE)
         if not retain_graph:
             ctx.parents = None  # frees the inputs; a later walk through here raises FREED_MESSAGE
-        if g is None:
-            continue
         if capture is None:  # `_store`, inlined: this is the hot loop
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
-            _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly)
+            _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves)
             continue
         if len(parents) == 2:  # unrolled: a list comprehension costs as much as a small kernel
             results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
@@ -159,23 +167,27 @@ def _walk(nodes: list[Tensor], grads: dict[int, Any], retain_graph: bool, captur
             # `is not` on dtypes is a cheap first test; _fit_array compares properly
             if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
                 gp = _fit_array(gp, p, ctx)
-            k = id(p)
-            old = grads.get(k)
+            old = grads.get(p)
             if old is None:
-                grads[k] = gp
-            elif k in owned:
-                np.add(old, gp, out=old)
+                grads[p] = gp
+                if p._ctx is None:
+                    leaves.append(p)
+                else:
+                    push(queue, (-p._ctx.seq, p))
+            elif id(p) in owned:
+                np.add(old, gp, old)
             else:
                 total = old + gp
                 if type(total) is np.ndarray:
-                    owned.add(k)
+                    owned.add(id(p))
                 else:  # 0-d arithmetic gives a NumPy scalar, which cannot be added into in place
                     total = np.asarray(total)
-                grads[k] = total
+                grads[p] = total
+    return leaves
 
 
-def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[int, Any],
-                     anomaly: bool) -> None:
+def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
+                     anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor]) -> None:
     """The create_graph half of `_walk`: fit and accumulate Tensor gradients with recorded ops."""
     if anomaly:
         _check_results(ctx, [None if r is None else r.data for r in results], parents)
@@ -186,9 +198,15 @@ def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]
             gp = sum_to(gp, p.shape)
         if gp.dtype != p.dtype:
             gp = gp.cast(p.dtype)
-        k = id(p)
-        old = grads.get(k)
-        grads[k] = gp if old is None else old + gp
+        old = grads.get(p)
+        if old is not None:
+            grads[p] = old + gp
+            continue
+        grads[p] = gp
+        if p._ctx is None:
+            leaves.append(p)
+        else:
+            heapq.heappush(queue, (-p._ctx.seq, p))
 
 
 def _check_results(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]) -> None:

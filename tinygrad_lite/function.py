@@ -37,7 +37,7 @@ class Function:
 
     parents: tuple[Any, ...] | None  # the input Tensors; None once a backward pass has freed them
     needs_grad: tuple[bool, ...]  # which inputs require grad
-    seq: int  # creation order: a node is always created after its inputs, so sorting by seq is topological
+    seq: int  # creation order: a node is always created after its inputs, so latest-first is topological
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError

@@ -282,21 +282,27 @@ def _describe(inputs: Sequence[Tensor], params: dict[str, Any]) -> str:
 
 _grad_state = grad_mode.state
 _node_counter = itertools.count()
+_new = object.__new__
+# Shared needs_grad tuples, indexed by the inputs' requires_grad: a new tuple per op would be one
+# more object for the cyclic garbage collector to scan while the graph is alive.
+_NEEDS1 = ((False,), (True,))
+_NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
 
 
 def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
     """Run primitive `fn` on Tensors and record it when a gradient may be needed.
 
     This is the hot path of eager mode: one ctx object and one Tensor per op, nothing inspected.
-    The common arities are unrolled because on small tensors a list comprehension costs as much
-    as the NumPy kernel itself.
+    The common arities are unrolled, and `**params` is passed only when there are any, because on
+    small tensors a list comprehension or an empty `**{}` costs a good part of the NumPy kernel itself.
     """
     ctx = fn()
     try:
         if len(inputs) == 2:
-            data = ctx.forward(inputs[0].data, inputs[1].data, **params)
+            a, b = inputs
+            data = ctx.forward(a.data, b.data, **params) if params else ctx.forward(a.data, b.data)
         elif len(inputs) == 1:
-            data = ctx.forward(inputs[0].data, **params)
+            data = ctx.forward(inputs[0].data, **params) if params else ctx.forward(inputs[0].data)
         else:
             data = ctx.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as exc:  # a NumPy error, re-said with the op and its inputs
@@ -305,14 +311,16 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
         data = np.asarray(data)  # NumPy gives scalars for 0-d results
     if _grad_state.detect_anomaly:
         grad_mode.check_finite(data, fn.__name__, "its result", _describe(inputs, params))
-    out = object.__new__(Tensor)
+    out = _new(Tensor)
     out.data = data
     out._grad = None
     if _tape.active is not None:  # the jit is capturing this call (one test per op in eager mode)
         _tape.active.record_op(ctx, inputs, out, params)
     if _grad_state.enabled and fn.differentiable:
         if len(inputs) == 2:
-            needs: tuple[bool, ...] = (inputs[0].requires_grad, inputs[1].requires_grad)
+            needs: tuple[bool, ...] = _NEEDS2[inputs[0].requires_grad][inputs[1].requires_grad]
+        elif len(inputs) == 1:
+            needs = _NEEDS1[inputs[0].requires_grad]
         else:
             needs = tuple([t.requires_grad for t in inputs])
         if True in needs:
@@ -325,6 +333,16 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
     out._ctx = None
     out.requires_grad = False
     return out
+
+
+def binary(fn: type[Function], x: Tensor, y: Any, reverse: bool = False) -> Tensor:
+    """`apply(fn, ...)` on `binary_operands(x, y, reverse)`; two Tensors of one dtype go straight through."""
+    if type(y) is Tensor and y.data.dtype is x.data.dtype:
+        return apply(fn, y, x) if reverse else apply(fn, x, y)
+    if type(y) is float and x.data.dtype.kind == "f":  # the common `x * 0.5`
+        c = _constant(y, x.data.dtype)
+        return apply(fn, c, x) if reverse else apply(fn, x, c)
+    return apply(fn, *binary_operands(x, y, reverse))
 
 
 def apply_lifted(fn: type[Function], *args: Any, **params: Any) -> Tensor:

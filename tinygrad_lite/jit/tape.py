@@ -312,16 +312,16 @@ class Recorder:
     def _backward_graph(self, nodes: list[Any], leaves: list[Any], roots: Sequence[Any], root_grads: Sequence[Any],
                         retain_graph: bool, capture: Sequence[Any] | None) -> list[Any] | None:
         """create_graph=True: the engine's own walk, whose VJPs run as recorded ops on Tensors."""
-        grads: dict[int, Any] = {}
+        grads: dict[Any, Any] = {}  # keyed by Tensor, as the engine's walk expects
         for r, g in zip(roots, root_grads):
-            grads[id(r)] = g if id(r) not in grads else grads[id(r)] + g
+            grads[r] = g if r not in grads else grads[r] + g
         with grad_mode.enable_grad():
-            engine._walk(nodes, grads, retain_graph, capture, create_graph=True)
+            engine._walk(grads, retain_graph, capture, create_graph=True)
         if capture is not None:
             return [g if g is None or isinstance(g, _t.Tensor) else _t.Tensor._wrap(g)
-                    for g in (grads.get(id(t)) for t in capture)]
+                    for g in (grads.get(t) for t in capture)]
         for leaf in leaves:
-            g = grads.get(id(leaf))
+            g = grads.get(leaf)
             if g is not None:
                 self._store(leaf, self.value_of(g if isinstance(g, _t.Tensor) else _t.Tensor._wrap(g)), g)
         return None
