@@ -24,6 +24,11 @@ def once(fn: Step) -> float:
     return time.perf_counter() - t0
 
 
+def _minor_faults() -> int:
+    """Page faults served without I/O so far: each is a fresh page the allocator took from the OS."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def _batch(fn: Step, k: int) -> float:
     t0 = time.perf_counter()
     for _ in range(k):
@@ -48,6 +53,7 @@ def paired(engine: Step, floor: Step, *, budget: float, target_batch: float, min
     """
     cpu0, wall0 = time.process_time(), time.perf_counter()
     rounds: list[tuple[float, float]] = []
+    faults = {"engine": 0, "numpy": 0}
     ke = kf = 1
     if target_batch > 0:  # calibrate the batch sizes (these runs also warm both up)
         te1 = engine_first if engine_first is not None else once(engine)
@@ -62,12 +68,19 @@ def paired(engine: Step, floor: Step, *, budget: float, target_batch: float, min
             break
         if len(rounds) >= min_rounds and rounds and elapsed + ke * rounds[-1][0] + kf * rounds[-1][1] > 1.5 * budget:
             break
+        f0 = _minor_faults()
         if len(rounds) % 2 == 0:
             te = _batch(engine, ke)
+            f1 = _minor_faults()
             tf = _batch(floor, kf)
+            faults["engine"] += f1 - f0
+            faults["numpy"] += _minor_faults() - f1
         else:
             tf = _batch(floor, kf)
+            f1 = _minor_faults()
             te = _batch(engine, ke)
+            faults["numpy"] += f1 - f0
+            faults["engine"] += _minor_faults() - f1
         rounds.append((te, tf))
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0
@@ -77,7 +90,10 @@ def paired(engine: Step, floor: Step, *, budget: float, target_batch: float, min
         "ratio": spread([r[0] / r[1] for r in rounds]),
         "rounds": len(rounds),
         "steps_per_batch": {"engine": ke, "numpy": kf},
-        "cpu_per_wall": cpu / wall if wall > 0 else float("nan"),  # about 1.0 when one thread does the work
+        "cpu_per_wall": cpu / wall if wall > 0 else float("nan"),
+        # minor page faults per step: a step that keeps asking the OS for fresh pages pays for it in time
+        "faults_per_step": {"engine": faults["engine"] / max(1, ke * len(rounds)),
+                            "numpy": faults["numpy"] / max(1, kf * len(rounds))},  # about 1.0 when one thread does the work
     }
 
 

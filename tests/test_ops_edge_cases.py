@@ -113,6 +113,21 @@ def test_cross_entropy_with_one_class_is_zero_with_zero_gradient() -> None:
     assert float(value) == 0 and (g == 0).all()
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_cross_entropy_ignored_rows_count_for_nothing(dtype: Any) -> None:
+    logits = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 0.3], [-3.0, 4.0, 1.0]])
+    labels = Tensor([2, -1, 1])  # the middle row is ignored (ignore_index=-1)
+    value, g = grad_of(lambda t: t.sparse_categorical_crossentropy(labels, label_smoothing=0.2), logits, dtype)
+    kept = logits[[0, 2]]
+    logp = kept - np.log(np.exp(kept).sum(1, keepdims=True))
+    target = np.full((2, 3), 0.2 / 3) + 0.8 * np.eye(3)[[2, 1]]
+    assert float(value) == pytest.approx(-(target * logp).sum() / 2, rel=1e-6)
+    assert (g[1] == 0).all() and np.allclose(g[[0, 2]], (np.exp(logp) - target) / 2, atol=1e-6)
+    assert np.isnan(float(Tensor(logits).sparse_categorical_crossentropy(Tensor([-1, -1, -1])).item()))
+    none = Tensor(logits).sparse_categorical_crossentropy(labels, reduction="none")
+    assert none.shape == (3,) and float(none[1].item()) == 0
+
+
 # --- saturation ----------------------------------------------------------------------------------------------------
 # (function of a 1-element tensor, its value and derivative at +1000, and at -1000), the exact limits.
 SATURATING: dict[str, tuple[Callable[[Tensor], Tensor], tuple[float, float], tuple[float, float]]] = {

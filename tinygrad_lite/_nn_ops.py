@@ -11,7 +11,7 @@ from . import tensor as _t
 from ._reduce import normalize_axis
 from .function import NumpyFn
 from .ops.linalg import Matmul
-from .ops.softmax import LogSoftmax
+from .ops.softmax import LogSoftmax, SoftmaxCrossEntropy
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -81,20 +81,18 @@ class NNMixin:
             raise ValueError(f"sparse_categorical_crossentropy: logits {self.shape} need labels of shape "
                              f"{self.shape[:-1]}, got {labels.shape}")
         classes = self.shape[-1]
-        keep = labels != ignore_index
-        if np.any((labels[keep] < 0) | (labels[keep] >= classes)):
+        bad = (labels < 0) | (labels >= classes)
+        if bad.any() and (bad & (labels != ignore_index)).any():
             raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                              f"got values from {labels.min()} to {labels.max()}")
-        logp = self.log_softmax(-1).reshape(-1, classes)
-        # What depends on the labels goes through NumpyFn, so a jit replays it for each batch's labels.
+        x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
         y = Y if isinstance(Y, _t.Tensor) else _t.Tensor._wrap(labels)
-        flat = _t.apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
-        picked = logp[np.arange(flat.shape[0]), flat]
-        nll = -picked if label_smoothing == 0 else -(1 - label_smoothing) * picked - label_smoothing * logp.mean(-1)
-        mask = _t.apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=self.dtype)
-        losses = nll * mask  # exact: a kept row is multiplied by 1
+        if x.ndim != 2:  # one row per label
+            x, y = x.reshape(-1, classes), y.reshape(-1)
+        # The labels are an input of the primitive (not a constant in it), so a jit replays each batch's labels.
+        losses = _t.apply(SoftmaxCrossEntropy, x, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
         if reduction == "mean":  # divided by the number of rows kept (nan when none is, as PyTorch)
-            return losses.sum() / _t.apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=self.dtype)
+            return losses.sum() / _t.apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=x.dtype)
         return reduce_loss(losses.reshape(labels.shape), reduction)
 
     def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:

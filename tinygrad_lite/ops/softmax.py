@@ -1,5 +1,7 @@
-"""log_softmax as one primitive. Fused for speed and stability: the composite x - logsumexp(x)
-costs about twenty small kernels forward and backward; this costs nine, and shifts by the max."""
+"""log_softmax, and softmax cross-entropy against class labels, as primitives. Fused for speed and
+stability: the composite x - logsumexp(x) costs about twenty small kernels forward and backward;
+LogSoftmax costs nine and shifts by the max. SoftmaxCrossEntropy replaces the eight nodes of
+log_softmax, picking each row's label, masking ignored rows and smoothing, with one."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from .movement import Reshape
 from .reduce import Sum
 from .unary import Exp
 
@@ -26,3 +29,34 @@ class LogSoftmax(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g - Exp.call(out) * Sum.call(g, axis=(self.axis,), keepdim=True),)
+
+
+@register
+class SoftmaxCrossEntropy(Function):
+    """loss_i = -Σ_c q_ic · log_softmax(x)_ic for logits x (N, C) and integer labels (N,), with the target
+    q_i = (1-ε)·onehot(label_i) + ε/C; 0 on rows labelled `ignore_index`.
+    d loss_i / d x_i = softmax(x_i) - q_i (0 on ignored rows); the labels get no gradient."""
+
+    __slots__ = ("ignore_index", "smoothing")
+
+    def forward(self, x: np.ndarray, labels: np.ndarray, ignore_index: int, smoothing: float) -> np.ndarray:
+        self.ignore_index, self.smoothing = ignore_index, smoothing
+        logp = LogSoftmax().forward(x, axis=1)
+        kept = labels != ignore_index
+        picked = logp[np.arange(len(labels)), np.where(kept, labels, 0)]
+        loss = -picked if smoothing == 0 else -(1 - smoothing) * picked - smoothing * logp.mean(axis=1)
+        return loss if kept.all() else np.where(kept, loss, 0).astype(x.dtype)
+
+    def vjp(self, g: Any, out: Any, x: Any, labels: Any) -> tuple[Any, None]:
+        # Written with Prim.call so that under create_graph the gradient is itself differentiable.
+        lab = labels if isinstance(labels, np.ndarray) else labels.data  # labels are data, never differentiated
+        rows, classes = x.shape
+        kept = lab != self.ignore_index
+        target = np.full((rows, classes), self.smoothing / classes, dtype=x.dtype)
+        target[np.arange(rows), np.where(kept, lab, 0)] += 1 - self.smoothing
+        if kept.all():
+            diff = Exp.call(LogSoftmax.call(x, axis=1)) - target
+        else:
+            target[~kept] = 0
+            diff = Exp.call(LogSoftmax.call(x, axis=1)) * kept[:, None].astype(x.dtype) - target
+        return Reshape.call(g, shape=(rows, 1)) * diff, None
