@@ -90,10 +90,10 @@ def paired(engine: Step, floor: Step, *, budget: float, target_batch: float, min
         "ratio": spread([r[0] / r[1] for r in rounds]),
         "rounds": len(rounds),
         "steps_per_batch": {"engine": ke, "numpy": kf},
-        "cpu_per_wall": cpu / wall if wall > 0 else float("nan"),
+        "cpu_per_wall": cpu / wall if wall > 0 else float("nan"),  # about 1.0 when one thread does the work
         # minor page faults per step: a step that keeps asking the OS for fresh pages pays for it in time
         "faults_per_step": {"engine": faults["engine"] / max(1, ke * len(rounds)),
-                            "numpy": faults["numpy"] / max(1, kf * len(rounds))},  # about 1.0 when one thread does the work
+                            "numpy": faults["numpy"] / max(1, kf * len(rounds))},
     }
 
 
