@@ -26,14 +26,15 @@ FREED_MESSAGE = (
 
 def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     """Sum `g` (array or Tensor) down to `shape`: the VJP of NumPy broadcasting, for every op at once."""
-    if g.shape == shape:
+    gshape = g.shape
+    if gshape == shape:
         return g
-    lead = len(g.shape) - len(shape)
+    lead = len(gshape) - len(shape)
     if lead < 0:
-        raise RuntimeError(f"gradient of shape {g.shape} cannot be reduced to shape {shape}")
-    axes = tuple(range(lead)) + tuple(
-        lead + i for i, n in enumerate(shape) if n == 1 and g.shape[lead + i] != 1
-    )
+        raise RuntimeError(f"gradient of shape {gshape} cannot be reduced to shape {shape}")
+    if gshape[lead:] == shape:  # only leading axes were added (a bias): the common case
+        return g.sum(axis=tuple(range(lead)))
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(shape) if n == 1 and gshape[lead + i] != 1)
     if axes:
         g = g.sum(axis=axes)
     return g.reshape(shape)

@@ -29,7 +29,7 @@ def fit(g: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A VJP result brought to its input's shape and dtype, as the engine's walk does."""
     g = np.asarray(g)
     if g.shape != shape:
-        g = engine.sum_to(g, shape)
+        g = np.asarray(engine.sum_to(g, shape))  # summing down to shape () gives a NumPy scalar
     if g.dtype != dtype:
         g = g.astype(dtype)
     return g

@@ -23,7 +23,11 @@ class LogSoftmax(Function):
     def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
         self.axis = axis
         m = x.max(axis=axis, keepdims=True)
-        shifted = x - np.where(np.isfinite(m), m, 0)  # a row of -inf stays -inf instead of becoming nan
+        finite = np.isfinite(m)
+        if finite.all():  # each row's sum of exponentials is then >= 1: no log(0), nothing to silence
+            shifted = x - m
+            return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+        shifted = x - np.where(finite, m, 0)  # a row of -inf stays -inf instead of becoming nan
         with np.errstate(divide="ignore", invalid="ignore"):  # a row of -inf gives nan, as in PyTorch
             return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
@@ -53,10 +57,11 @@ class SoftmaxCrossEntropy(Function):
         rows, classes = x.shape
         kept = lab != self.ignore_index
         target = np.full((rows, classes), self.smoothing / classes, dtype=x.dtype)
-        target[np.arange(rows), np.where(kept, lab, 0)] += 1 - self.smoothing
         if kept.all():
+            target[np.arange(rows), lab] += 1 - self.smoothing
             diff = Exp.call(LogSoftmax.call(x, axis=1)) - target
         else:
+            target[np.arange(rows), np.where(kept, lab, 0)] += 1 - self.smoothing
             target[~kept] = 0
             diff = Exp.call(LogSoftmax.call(x, axis=1)) * kept[:, None].astype(x.dtype) - target
         return Reshape.call(g, shape=(rows, 1)) * diff, None
