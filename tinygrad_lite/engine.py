@@ -142,20 +142,28 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
         t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
         g = grads[t] if keep and id(t) in keep else grads.pop(t)
         ctx: Any = t._ctx
-        parents = ctx.parents
-        if parents is None:
+        n = ctx.arity
+        parents: tuple[Tensor, ...]
+        if n == 2:  # unrolled: reading the slots directly is cheaper than the `parents` property
+            parents = (ctx.in0, ctx.in1)
+        elif n == 1:
+            parents = (ctx.in0,)
+        elif n == 0:
             raise RuntimeError(FREED_MESSAGE)
-        if not retain_graph:
-            ctx.parents = None  # frees the inputs; a later walk through here raises FREED_MESSAGE
+        else:
+            parents = ctx.inputs
+        if not retain_graph:  # frees the inputs; a later walk through here raises FREED_MESSAGE
+            ctx.arity = 0
+            ctx.in0 = ctx.in1 = ctx.inputs = None
         if capture is None:  # `_store`, inlined: this is the hot loop
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
             _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves)
             continue
-        if len(parents) == 2:  # unrolled: a list comprehension costs as much as a small kernel
+        if n == 2:  # unrolled: a list comprehension costs as much as a small kernel
             results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
-        elif len(parents) == 1:
+        elif n == 1:
             results = ctx.vjp(g, t.data, parents[0].data)
         else:
             results = ctx.vjp(g, t.data, *[p.data for p in parents])

@@ -32,12 +32,40 @@ def register(cls: type[Function]) -> type[Function]:
 class Function:
     """Base of every primitive. An instance is one node of the graph (the `ctx`)."""
 
-    __slots__ = ("parents", "needs_grad", "seq")
+    # The inputs are held in slots rather than in a tuple: one object fewer per recorded op for Python's
+    # cyclic garbage collector to scan again and again while a long graph is alive.
+    __slots__ = ("arity", "in0", "in1", "inputs", "needs_grad", "seq")
     differentiable: ClassVar[bool] = True
 
-    parents: tuple[Any, ...] | None  # the input Tensors; None once a backward pass has freed them
+    arity: int  # how many inputs are held: in0 (and in1), or `inputs` when more than two; 0 once freed
+    in0: Any  # the first input Tensor
+    in1: Any  # the second input Tensor (binary ops)
+    inputs: tuple[Any, ...] | None  # all input Tensors, for ops with more than two
     needs_grad: tuple[bool, ...]  # which inputs require grad
     seq: int  # creation order: a node is always created after its inputs, so latest-first is topological
+
+    @property
+    def parents(self) -> tuple[Any, ...] | None:
+        """The input Tensors; None once a backward pass has freed them."""
+        n = self.arity
+        if n == 0:
+            return None
+        return (self.in0,) if n == 1 else (self.in0, self.in1) if n == 2 else self.inputs
+
+    @parents.setter
+    def parents(self, inputs: tuple[Any, ...] | None) -> None:
+        """Hold `inputs`; None drops them (a backward pass frees the graph this way)."""
+        self.in0 = self.in1 = self.inputs = None
+        if inputs is None:
+            self.arity = 0
+            return
+        n = self.arity = len(inputs)
+        if n == 1:
+            self.in0 = inputs[0]
+        elif n == 2:
+            self.in0, self.in1 = inputs
+        else:
+            self.inputs = tuple(inputs)
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError

@@ -324,7 +324,13 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
         else:
             needs = tuple([t.requires_grad for t in inputs])
         if True in needs:
-            ctx.parents = inputs
+            n = ctx.arity = len(inputs)  # the inputs go into slots, so the tuple itself is not kept
+            if n == 2:
+                ctx.in0, ctx.in1 = inputs
+            elif n == 1:
+                ctx.in0 = inputs[0]
+            else:
+                ctx.inputs = inputs
             ctx.needs_grad = needs
             ctx.seq = next(_node_counter)
             out._ctx = ctx
