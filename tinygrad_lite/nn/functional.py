@@ -17,6 +17,7 @@ import numpy as np
 
 from .._nn_ops import _kept_labels, _kept_mask, reduce_loss
 from ..function import NumpyFn
+from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor, apply
 
 REDUCTIONS = ("mean", "sum", "none")
@@ -113,6 +114,18 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
     against the input. Also returns the row weights w[t] (0 where ignored), the mask of rows not ignored
     and the target's shape. Everything computed from the labels goes through NumpyFn, so a jit replays
     it for each batch's labels."""
+    labels = _class_indices(fn, input_shape, target, logp.shape[-1], ignore_index)
+    flat = labels.reshape(-1)
+    y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
+    safe = apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
+    kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
+    row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
+    picked = logp[np.arange(flat.shape[0]), safe]
+    return -picked * row_w, row_w, kept, labels.shape
+
+
+def _class_indices(fn: str, input_shape: tuple[int, ...], target: Any, classes: int, ignore_index: int) -> np.ndarray:
+    """The integer class-index target as an array, checked against the input's shape and class count."""
     labels = target.data if isinstance(target, Tensor) else np.asarray(target)
     if labels.dtype.kind not in "iu":
         raise TypeError(f"{fn}: class-index targets must be integers, got {labels.dtype}")
@@ -120,19 +133,14 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
     if labels.shape != expected:
         raise ValueError(f"{fn}: input of shape {input_shape} needs a target of shape {expected}, "
                          f"got {labels.shape}")
-    classes = logp.shape[-1]
     flat = labels.reshape(-1)
-    keep = flat != ignore_index
-    bad = keep & ((flat < 0) | (flat >= classes))
+    bad = (flat < 0) | (flat >= classes)
     if bad.any():
-        raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
-                         f"got {flat[bad].tolist()[:5]}")
-    y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
-    safe = apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
-    kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
-    row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
-    picked = logp[np.arange(flat.shape[0]), safe]
-    return -picked * row_w, row_w, kept, labels.shape
+        bad &= flat != ignore_index
+        if bad.any():
+            raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
+                             f"got {flat[bad].tolist()[:5]}")
+    return labels
 
 
 def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -178,11 +186,19 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"cross_entropy: label_smoothing must lie in [0, 1], got {label_smoothing}")
     check_reduction(reduction)
-    logp = _classes_last("cross_entropy", x).log_softmax(-1)
-    classes = logp.shape[-1]
+    logits = _classes_last("cross_entropy", x)
+    classes = logits.shape[-1]
     w = _class_weight("cross_entropy", weight, classes, x.dtype)
+    is_float = (target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype).kind == "f"
+    if w is None and not is_float:  # the common case, one fused primitive (as Tensor.sparse_categorical_crossentropy)
+        labels = _class_indices("cross_entropy", x.shape, target, classes, ignore_index)
+        y = (target if isinstance(target, Tensor) else Tensor._wrap(labels)).reshape(-1)
+        loss = apply(SoftmaxCrossEntropy, logits, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
+        kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logits.dtype)
+        return _reduce_weighted(loss, kept, labels.shape, reduction)
+    logp = logits.log_softmax(-1)
     weighted_logp = logp if w is None else logp * Tensor._wrap(w)
-    if (target.dtype if isinstance(target, Tensor) else np.asarray(target).dtype).kind == "f":
+    if is_float:
         y = _classes_last("cross_entropy", _target_like("cross_entropy", x, target))
         if label_smoothing:
             y = y * (1 - label_smoothing) + label_smoothing / classes
