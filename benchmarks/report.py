@@ -78,6 +78,9 @@ def workload_table(meta: Any, variant: str, cells: list[dict[str, Any]]) -> list
         else:
             row.append(status)
         note = str(c.get("reason", "")).replace("|", "/").replace("\n", " ")[:160]
+        faults = c.get("timing", {}).get("faults_per_step", {})
+        if faults.get("engine", 0) >= 10 or faults.get("numpy", 0) >= 10:  # fresh pages from the OS cost time
+            note = f"page faults/step: {faults['engine']:.0f} here, {faults['numpy']:.0f} NumPy. {note}".strip()
         busy = c.get("timing", {}).get("cpu_per_wall")
         if busy is not None and busy < BUSY:  # the process waited for a core: absolute times are high
             note = f"machine busy (cpu/wall {busy:.2f}): absolute times inflated, ratio paired. {note}".strip()

@@ -143,18 +143,14 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
         g = grads[t] if keep and id(t) in keep else grads.pop(t)
         ctx: Any = t._ctx
         n = ctx.arity
-        parents: tuple[Tensor, ...]
-        if n == 2:  # unrolled: reading the slots directly is cheaper than the `parents` property
-            parents = (ctx.in0, ctx.in1)
-        elif n == 1:
-            parents = (ctx.in0,)
-        elif n == 0:
+        if n == 0:
             raise RuntimeError(FREED_MESSAGE)
-        else:
-            parents = ctx.inputs
+        parents: tuple[Tensor, ...] = (ctx.in0, ctx.in1) if n == 2 else (ctx.in0,) if n == 1 else ctx.inputs
         if not retain_graph:  # frees the inputs; a later walk through here raises FREED_MESSAGE
             ctx.arity = 0
-            ctx.in0 = ctx.in1 = ctx.inputs = None
+            ctx.in0 = ctx.in1 = None
+            if n > 2:
+                ctx.inputs = None
         if capture is None:  # `_store`, inlined: this is the hot loop
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)

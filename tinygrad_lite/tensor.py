@@ -287,6 +287,7 @@ _new = object.__new__
 # more object for the cyclic garbage collector to scan while the graph is alive.
 _NEEDS1 = ((False,), (True,))
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
+_NO_GRAD2 = _NEEDS2[0][0]
 
 
 def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
@@ -297,12 +298,14 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
     small tensors a list comprehension or an empty `**{}` costs a good part of the NumPy kernel itself.
     """
     ctx = fn()
+    n = len(inputs)
     try:
-        if len(inputs) == 2:
+        if n == 2:
             a, b = inputs
             data = ctx.forward(a.data, b.data, **params) if params else ctx.forward(a.data, b.data)
-        elif len(inputs) == 1:
-            data = ctx.forward(inputs[0].data, **params) if params else ctx.forward(inputs[0].data)
+        elif n == 1:
+            a = inputs[0]
+            data = ctx.forward(a.data, **params) if params else ctx.forward(a.data)
         else:
             data = ctx.forward(*[t.data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as exc:  # a NumPy error, re-said with the op and its inputs
@@ -317,20 +320,25 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
     if _tape.active is not None:  # the jit is capturing this call (one test per op in eager mode)
         _tape.active.record_op(ctx, inputs, out, params)
     if _grad_state.enabled and fn.differentiable:
-        if len(inputs) == 2:
-            needs: tuple[bool, ...] = _NEEDS2[inputs[0].requires_grad][inputs[1].requires_grad]
-        elif len(inputs) == 1:
-            needs = _NEEDS1[inputs[0].requires_grad]
+        # The inputs go into the ctx's slots, so the `inputs` tuple itself is not kept.
+        needs: tuple[bool, ...]
+        if n == 2:
+            needs = _NEEDS2[a.requires_grad][b.requires_grad]
+            record = needs is not _NO_GRAD2
+            if record:
+                ctx.in0, ctx.in1 = a, b
+        elif n == 1:
+            record = a.requires_grad
+            if record:
+                needs = _NEEDS1[1]
+                ctx.in0 = a
         else:
             needs = tuple([t.requires_grad for t in inputs])
-        if True in needs:
-            n = ctx.arity = len(inputs)  # the inputs go into slots, so the tuple itself is not kept
-            if n == 2:
-                ctx.in0, ctx.in1 = inputs
-            elif n == 1:
-                ctx.in0 = inputs[0]
-            else:
+            record = True in needs
+            if record:
                 ctx.inputs = inputs
+        if record:
+            ctx.arity = n
             ctx.needs_grad = needs
             ctx.seq = next(_node_counter)
             out._ctx = ctx
