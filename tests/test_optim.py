@@ -4,9 +4,12 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import tinygrad_lite
 from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.optim.optimizer import BLOCK, subtract_scaled
 
 
 def _param(values, grad=None):
@@ -266,3 +269,37 @@ def test_bad_input_gives_a_clear_one_line_error(call, error, words):
     with pytest.raises(error, match=words) as info:
         call()
     assert "\n" not in str(info.value)
+
+
+# --- the blocked update ------------------------------------------------------------------------------------------
+@settings(max_examples=25, deadline=None)
+@given(n=st.sampled_from([0, 1, BLOCK, 2 * BLOCK, 2 * BLOCK + 1, 3 * BLOCK - 7, 5 * BLOCK]),
+       dtype=st.sampled_from([np.float32, np.float64]), scale=st.floats(-10, 10),
+       strided=st.booleans(), numpy_scale=st.booleans())
+def test_subtract_scaled_is_bit_for_bit_the_plain_expression(n, dtype, scale, strided, numpy_scale):
+    rng = np.random.default_rng(n)
+    p = rng.standard_normal(n).astype(dtype)
+    x = rng.standard_normal(2 * n).astype(dtype)[::2] if strided else rng.standard_normal(n).astype(dtype)
+    s = np.float64(scale) if numpy_scale else scale  # a NumPy scale takes the plain path (its rounding differs)
+    expected = p.copy()
+    expected -= s * x
+    scratch: dict = {}
+    subtract_scaled(p, s, x, scratch)
+    assert p.tobytes() == expected.tobytes()
+    assert all(buf.size == BLOCK for buf in scratch.values())  # never a buffer the size of p
+
+
+def test_sgd_on_a_large_parameter_equals_the_plain_update_and_keeps_grad():
+    rng = np.random.default_rng(0)
+    w = Tensor(rng.standard_normal((600, 700)).astype(np.float32), requires_grad=True)  # 420,000 > 2 blocks
+    c = Tensor(rng.standard_normal((600, 700)).astype(np.float32))
+    opt = optim.SGD([w], lr=0.1, momentum=0.9)
+    reference = w.numpy()
+    for _ in range(3):
+        opt.zero_grad()
+        (w * c).sum().backward()
+        grad = w.grad.numpy()
+        opt.step()
+        reference -= 0.1 * opt.state[id(w)]["momentum_buffer"]
+        assert np.array_equal(w.grad.numpy(), grad)  # the step leaves the gradient alone
+    assert w.numpy().tobytes() == reference.tobytes()

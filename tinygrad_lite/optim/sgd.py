@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, ParamGroup, check_number
+from .optimizer import Optimizer, ParamGroup, check_number, subtract_scaled
 
 
 class SGD(Optimizer):
@@ -68,4 +68,4 @@ class SGD(Optimizer):
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                     state["step"] += 1
-                p.data -= lr * g
+                subtract_scaled(p.data, lr, g, self._scratch)  # p.data -= lr * g
