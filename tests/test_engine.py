@@ -191,8 +191,10 @@ def test_backward_through_a_freed_shared_subgraph_raises():
     x = leaf([1.0, 2.0])
     h = x.exp()
     (h * 2.0).sum().backward()
+    first = x.grad.numpy()
     with pytest.raises(RuntimeError, match=r"retain_graph=True"):
         (h * 3.0).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), first)  # the failed walk stored nothing in the leaf
 
 
 # --- grad modes ---------------------------------------------------------------------------
