@@ -29,11 +29,12 @@ def _minor_faults() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
-def _batch(fn: Step, k: int) -> float:
-    t0 = time.perf_counter()
+def _batch(fn: Step, k: int) -> tuple[float, int]:
+    """Seconds per step over k steps, and the minor page faults the k steps took."""
+    f0, t0 = _minor_faults(), time.perf_counter()
     for _ in range(k):
         fn()
-    return (time.perf_counter() - t0) / k
+    return (time.perf_counter() - t0) / k, _minor_faults() - f0
 
 
 def spread(values: list[float]) -> dict[str, float]:
@@ -68,19 +69,14 @@ def paired(engine: Step, floor: Step, *, budget: float, target_batch: float, min
             break
         if len(rounds) >= min_rounds and rounds and elapsed + ke * rounds[-1][0] + kf * rounds[-1][1] > 1.5 * budget:
             break
-        f0 = _minor_faults()
         if len(rounds) % 2 == 0:
-            te = _batch(engine, ke)
-            f1 = _minor_faults()
-            tf = _batch(floor, kf)
-            faults["engine"] += f1 - f0
-            faults["numpy"] += _minor_faults() - f1
+            te, fe = _batch(engine, ke)
+            tf, ff = _batch(floor, kf)
         else:
-            tf = _batch(floor, kf)
-            f1 = _minor_faults()
-            te = _batch(engine, ke)
-            faults["numpy"] += f1 - f0
-            faults["engine"] += _minor_faults() - f1
+            tf, ff = _batch(floor, kf)
+            te, fe = _batch(engine, ke)
+        faults["engine"] += fe
+        faults["numpy"] += ff
         rounds.append((te, tf))
     cpu = time.process_time() - cpu0
     wall = time.perf_counter() - wall0

@@ -81,8 +81,7 @@ class NNMixin:
             raise ValueError(f"sparse_categorical_crossentropy: logits {self.shape} need labels of shape "
                              f"{self.shape[:-1]}, got {labels.shape}")
         classes = self.shape[-1]
-        bad = (labels < 0) | (labels >= classes)
-        if bad.any() and (bad & (labels != ignore_index)).any():
+        if out_of_range_labels(labels, classes, ignore_index).size:
             raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                              f"got values from {labels.min()} to {labels.max()}")
         x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
@@ -106,6 +105,15 @@ class NNMixin:
         """BCE on logits x: softplus(x) - x·Y, stable for any x (no sigmoid is rounded to 0 or 1)."""
         y = _t._lift(Y, (self,))
         return reduce_loss(self.softplus() - self * y, reduction)
+
+
+def out_of_range_labels(labels: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
+    """The labels outside [0, classes) that are not `ignore_index` (usually none: that is tested first)."""
+    flat = labels.reshape(-1)
+    bad = (flat < 0) | (flat >= classes)
+    if not bad.any():
+        return flat[:0]
+    return flat[bad & (flat != ignore_index)]
 
 
 def _kept_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:

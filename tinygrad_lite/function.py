@@ -52,20 +52,10 @@ class Function:
             return None
         return (self.in0,) if n == 1 else (self.in0, self.in1) if n == 2 else self.inputs
 
-    @parents.setter
-    def parents(self, inputs: tuple[Any, ...] | None) -> None:
-        """Hold `inputs`; None drops them (a backward pass frees the graph this way)."""
+    def drop_inputs(self) -> None:
+        """Let go of the inputs: a backward pass frees the graph this way, and `parents` is None after."""
+        self.arity = 0
         self.in0 = self.in1 = self.inputs = None
-        if inputs is None:
-            self.arity = 0
-            return
-        n = self.arity = len(inputs)
-        if n == 1:
-            self.in0 = inputs[0]
-        elif n == 2:
-            self.in0, self.in1 = inputs
-        else:
-            self.inputs = tuple(inputs)
 
     def forward(self, *xs: Any, **params: Any) -> np.ndarray:
         raise NotImplementedError

@@ -283,9 +283,9 @@ def _describe(inputs: Sequence[Tensor], params: dict[str, Any]) -> str:
 _grad_state = grad_mode.state
 _node_counter = itertools.count()
 _new = object.__new__
-# Shared needs_grad tuples, indexed by the inputs' requires_grad: a new tuple per op would be one
-# more object for the cyclic garbage collector to scan while the graph is alive.
-_NEEDS1 = ((False,), (True,))
+# Shared needs_grad tuples (binary ones indexed by the inputs' requires_grad): a new tuple per op would be
+# one more object for the cyclic garbage collector to scan while the graph is alive.
+_NEEDS1 = (True,)
 _NEEDS2 = (((False, False), (False, True)), ((True, False), (True, True)))
 _NO_GRAD2 = _NEEDS2[0][0]
 
@@ -330,7 +330,7 @@ def apply(fn: type[Function], *inputs: Tensor, **params: Any) -> Tensor:
         elif n == 1:
             record = a.requires_grad
             if record:
-                needs = _NEEDS1[1]
+                needs = _NEEDS1
                 ctx.in0 = a
         else:
             needs = tuple([t.requires_grad for t in inputs])

@@ -285,7 +285,7 @@ class Recorder:
             ctx: Any = t._ctx
             parents = ctx.parents
             if not retain_graph:
-                ctx.parents = None
+                ctx.drop_inputs()
             if gv is None:
                 continue
             if capture is None:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._nn_ops import _kept_labels, _kept_mask, reduce_loss
+from .._nn_ops import _kept_labels, _kept_mask, out_of_range_labels, reduce_loss
 from ..function import NumpyFn
 from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor, apply
@@ -133,13 +133,10 @@ def _class_indices(fn: str, input_shape: tuple[int, ...], target: Any, classes: 
     if labels.shape != expected:
         raise ValueError(f"{fn}: input of shape {input_shape} needs a target of shape {expected}, "
                          f"got {labels.shape}")
-    flat = labels.reshape(-1)
-    bad = (flat < 0) | (flat >= classes)
-    if bad.any():
-        bad &= flat != ignore_index
-        if bad.any():
-            raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
-                             f"got {flat[bad].tolist()[:5]}")
+    bad = out_of_range_labels(labels, classes, ignore_index)
+    if bad.size:
+        raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
+                         f"got {bad.tolist()[:5]}")
     return labels
 
 
