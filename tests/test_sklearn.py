@@ -168,6 +168,8 @@ def test_partial_fit_refuses_what_it_cannot_continue():
         clf.partial_fit(X, np.where(y == 1, 5, y))
     with pytest.raises(ValueError, match="differs from the classes"):
         clf.partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match=r"classes must be a 1-D list of labels, got an array of shape \(2, 2\)"):
+        MLPClassifier().partial_fit(X, y, classes=[[0, 1], [1, 2]])
     clf.set_params(hidden_layer_sizes=(5,))
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         clf.partial_fit(X, y)
@@ -338,6 +340,8 @@ def test_a_diverging_optimization_is_an_error_not_a_nan_model():
         warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's overflow notices on the way there
         with pytest.raises(ValueError, match="diverged; lower learning_rate_init"):
             model.fit(X, y * 1e3)
+    with pytest.raises(NotFittedError):
+        model.predict(X)
 
 
 def test_missing_scikit_learn_is_a_clear_import_error():

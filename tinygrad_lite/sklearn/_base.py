@@ -80,7 +80,8 @@ class BaseMLP(BaseEstimator):
     def fit(self, X: Any, y: Any) -> Any:
         """Train a new network on X (n_samples, n_features) and y for up to `max_iter` epochs; returns self."""
         settings = check_settings(self)
-        vars(self).pop("_network", None)  # a fit that fails on its data leaves no earlier model behind
+        if self.__sklearn_is_fitted__():
+            del self._network  # a fit that fails on its data leaves no earlier model behind
         X, y = self._check_Xy(X, y, settings, reset=True)
         self._random_state = check_random_state(self.random_state)
         target = self._encode_targets(y, first_call=True, classes=None)
@@ -213,7 +214,7 @@ class BaseMLP(BaseEstimator):
             self.loss_ = total / n
             self.loss_curve_.append(self.loss_)
             if not math.isfinite(self.loss_):
-                opt.zero_grad()
+                del self._network  # its weights are no model any more: predict says "not fitted", not nan
                 raise ValueError(f"{name}: the training loss became {self.loss_} in epoch {self.n_iter_}: the "
                                  f"optimization diverged; lower learning_rate_init (now {settings.learning_rate_init})"
                                  f" or scale the inputs (e.g. with StandardScaler)")

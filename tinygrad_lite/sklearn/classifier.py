@@ -47,7 +47,8 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
             accuracy) has not improved by tol for more than n_iter_no_change epochs.
         early_stopping: hold out validation_fraction of the training data (stratified), score it each
             epoch, and keep the weights of the best epoch.
-        verbose: print the loss of each epoch. dtype: float64 (default) or float32, the network's dtype.
+        verbose: print the loss of each epoch. dtype: float64 (default) or float32, the network's dtype
+            (probabilities are returned as float64 either way).
 
     Fitted attributes: classes_, n_features_in_ (feature_names_in_ for a DataFrame), n_outputs_, n_layers_,
     out_activation_ ("logistic" or "softmax"), loss_, loss_curve_, best_loss_, validation_scores_,
@@ -67,18 +68,17 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
     def _encode_targets(self, y: np.ndarray, first_call: bool, classes: Any) -> np.ndarray:
         name = type(self).__name__
         check_classification_targets(y)
+        given = None if classes is None else _checked_classes(name, classes)
         if first_call:
-            labels = np.unique(y if classes is None else np.asarray(classes))
-            if classes is not None:
-                check_classification_targets(labels)
+            labels = np.unique(y) if given is None else given
             if len(labels) < 2:
                 raise ValueError(f"{name} needs samples of at least 2 classes to fit, got 1 class: {labels.tolist()}")
             self.classes_ = labels
             self.n_outputs_ = 1 if len(labels) == 2 else len(labels)
             self.out_activation_ = "logistic" if len(labels) == 2 else "softmax"
-        elif classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
-            raise ValueError(f"{name}.partial_fit: classes={np.asarray(classes).tolist()} differs from the classes "
-                             f"of the first call, {self.classes_.tolist()}")
+        elif given is not None and not np.array_equal(given, self.classes_):
+            raise ValueError(f"{name}.partial_fit: classes={given.tolist()} differs from the classes of the first "
+                             f"call, {self.classes_.tolist()}")
         index = np.searchsorted(self.classes_, y)
         known = (index < len(self.classes_)) & (self.classes_[np.minimum(index, len(self.classes_) - 1)] == y)
         if not known.all():
@@ -112,6 +112,16 @@ class MLPClassifier(ClassifierMixin, BaseMLP):
         """The most probable class of each row (the first of the tied ones)."""
         best = self.predict_proba(X).argmax(axis=1)  # first: it raises NotFittedError before classes_ exists
         return self.classes_[best]
+
+
+def _checked_classes(name: str, classes: Any) -> np.ndarray:
+    """partial_fit's `classes=`: a 1-D list of class labels, returned sorted and without repeats."""
+    labels = np.asarray(classes)
+    if labels.ndim != 1:
+        raise ValueError(f"{name}.partial_fit: classes must be a 1-D list of labels, got an array of shape "
+                         f"{labels.shape}")
+    check_classification_targets(labels)
+    return np.unique(labels)
 
 
 def _class_scores(out: Tensor) -> Tensor:
