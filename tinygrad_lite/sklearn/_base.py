@@ -18,7 +18,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from .. import optim
+from .. import nn, optim
 from ..tensor import Tensor
 from . import _network
 from ._settings import Settings, check_settings
@@ -34,6 +34,7 @@ class BaseMLP(BaseEstimator):
     """A multi-layer perceptron trained by mini-batch Adam or SGD (see MLPClassifier / MLPRegressor)."""
 
     _is_classifier = False
+    _network: nn.Sequential  # set by the first fit / partial_fit: its existence is what "fitted" means
 
     def __init__(self, hidden_layer_sizes: Any = (100,), activation: str = "relu", *, solver: str = "adam",
                  alpha: float = 0.0001, batch_size: int | str = "auto", learning_rate_init: float = 0.001,
