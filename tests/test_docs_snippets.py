@@ -11,6 +11,7 @@ shows is the one CI runs (the project's rule), with the same extras installed.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import signal
@@ -158,6 +159,25 @@ def test_a_failing_block_names_the_file_the_line_and_the_error(tmp_path: Path) -
     assert f"{page}:8" in message
     assert "ZeroDivisionError" in message
     assert 'File "' in message and "line 8" in message   # the traceback points at the Markdown line
+
+
+def test_api_reference_fences_docstring_examples() -> None:
+    pytest.importorskip("griffe", reason="the API reference's docstring extension needs the docs extra")
+    spec = importlib.util.spec_from_file_location("doctest_blocks", ROOT / "docs" / "hooks" / "doctest_blocks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fence = module.fence_doctests
+    assert fence("Adds.\n\n>>> 1 + 1\n2") == "Adds.\n\n```pycon\n>>> 1 + 1\n2\n```"
+    text = "Text.\n\n    >>> f(x)[0](y)\n    ... # continued\n    ['a', 'b']\n\nMore [text].\n"
+    assert fence(text) == ("Text.\n\n    ```pycon\n    >>> f(x)[0](y)\n    ... # continued\n    ['a', 'b']\n"
+                           "    ```\n\nMore [text].\n")
+    already = "```python\n>>> 1\n```"
+    assert fence(already) == already
+    assert fence("no examples") == "no examples"
+    # subscripts in prose are not links; in code spans and examples they stay as written
+    assert fence("out[i][j] = x[index[i][j]], f[0](x), `a[i][j]`") == \
+        "out[i]\\[j] = x[index[i]\\[j]], f[0]\\(x), `a[i][j]`"
 
 
 def _ci_install_spec() -> str:
