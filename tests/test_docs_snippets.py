@@ -15,6 +15,7 @@ import importlib.util
 import os
 import re
 import signal
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,7 +79,7 @@ def python_blocks(path: Path) -> list[Block]:
 @contextmanager
 def _time_limit(seconds: int, where: str) -> Iterator[None]:
     """Interrupt a block that runs longer than `seconds` (SIGALRM: main thread, POSIX)."""
-    if not hasattr(signal, "SIGALRM"):
+    if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
         yield
         return
 
