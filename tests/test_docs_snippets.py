@@ -15,7 +15,9 @@ import importlib.util
 import os
 import re
 import signal
+import sys
 import threading
+import time
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -28,7 +30,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
-BLOCK_SECONDS = 60          # a generous ceiling on a loaded 2-core machine; the blocks take well under 1 s each
+BLOCK_SECONDS: float = 60   # a generous ceiling on a loaded 2-core machine; the blocks take well under 1 s each
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})\s*(?P<info>[^`\s]*)")
 
@@ -77,7 +79,7 @@ def python_blocks(path: Path) -> list[Block]:
 
 
 @contextmanager
-def _time_limit(seconds: int, where: str) -> Iterator[None]:
+def _time_limit(seconds: float, where: str) -> Iterator[None]:
     """Interrupt a block that runs longer than `seconds` (SIGALRM: main thread, POSIX)."""
     if not hasattr(signal, "SIGALRM") or threading.current_thread() is not threading.main_thread():
         yield
@@ -160,6 +162,17 @@ def test_a_failing_block_names_the_file_the_line_and_the_error(tmp_path: Path) -
     assert f"{page}:8" in message
     assert "ZeroDivisionError" in message
     assert 'File "' in message and "line 8" in message   # the traceback points at the Markdown line
+
+
+def test_a_block_that_runs_too_long_is_stopped_and_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "BLOCK_SECONDS", 0.2)
+    page = tmp_path / "slow.md"
+    page.write_text("```python\nwhile True:\n    pass\n```\n", encoding="utf-8")
+    start = time.perf_counter()
+    with pytest.raises(pytest.fail.Exception) as info:
+        run_blocks(page, tmp_path)
+    assert time.perf_counter() - start < 10
+    assert f"{page}:2" in str(info.value) and "TimeoutError" in str(info.value)
 
 
 def test_api_reference_fences_docstring_examples() -> None:
