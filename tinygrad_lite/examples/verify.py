@@ -94,7 +94,7 @@ class Check:
 
     forward: Callable[[Tensors, Tensors], Tensor]
     backward: Callable[[Arrays, Arrays], Arrays]
-    params: dict[str, tuple[str, ...]]
+    params: dict[str, tuple[str | int, ...]]
     inputs: dict[str, Any]
 
     def run(self, seed: int, trials: int, tol: float) -> BackpropReport:

@@ -156,10 +156,10 @@ def hint(m: Mismatch, evidence: Evidence, example: Example) -> str:
         return _factor_hint(c, example, evidence)
     if len(evidence.ratios) >= 2:
         low, high = evidence.spread()
-        return (f"yours / autodiff is not one constant factor: over the {evidence.examples} failing examples tried "
-                f"it was mostly between {low:.3g} and {high:.3g}. So a derivative is evaluated at the wrong point, "
-                f"or a term is wrong; a frequent one is σ' applied to a = σ(z), which is already a sigmoid, where "
-                f"σ'(z) = a(1 - a) is due.")
+        return (f"yours / autodiff is not one constant factor (over the {evidence.examples} failing examples it "
+                f"was mostly between {low:.3g} and {high:.3g}): a derivative is evaluated at the wrong point, or a "
+                f"term is wrong or missing. Frequent ones: σ' applied to a = σ(z), which is already a sigmoid, where "
+                f"σ'(z) = a(1 - a) is due; a σ'(z) factor left out on the way back through a layer.")
     return ""
 
 

@@ -116,14 +116,14 @@ def check_backprop(forward: Forward, backward: Backward, params: Mapping[str, An
     >>> check_backprop(forward, backward, {"w": (2, 1)}, {"X": (4, 2)}, seed=1).parameters["w"].max_error < 1
     True
     """
-    checker = _Checker(forward, backward, params, {} if inputs is None else inputs, rtol=rtol, atol=atol,
-                       elements=elements, dims=dims)
-    if not (isinstance(max_examples, int) and max_examples >= 1):
-        raise ValueError(f"check_backprop: max_examples must be a positive int, got {max_examples!r}")
     try:
         from hypothesis.control import current_build_context, currently_in_test_context
     except ImportError as exc:
         raise ImportError(HYPOTHESIS_HINT) from exc
+    if not (isinstance(max_examples, int) and max_examples >= 1):
+        raise ValueError(f"check_backprop: max_examples must be a positive int, got {max_examples!r}")
+    checker = _Checker(forward, backward, params, {} if inputs is None else inputs, rtol=rtol, atol=atol,
+                       elements=elements, dims=dims)
     if currently_in_test_context():
         # Inside an @given test a nested search would be quadratic (hypothesis refuses it): draw from the outer data.
         return checker.check_one(current_build_context().data.draw(checker.strategy()))
