@@ -6,6 +6,7 @@ text of the AssertionError, with a hint when the pattern of the error suggests a
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -177,11 +178,12 @@ def mismatch_text(m: Mismatch, evidence: Evidence, example: Example, draws: int)
     ratio_text = f", yours / autodiff = {ratio:.6g}" if np.isfinite(ratio) else ""
     often = f"at {evidence.examples} of the {draws} examples drawn" if evidence.examples and draws > 1 else "here"
     lines = [f"∂L/∂{m.name} is wrong {often}; in the example below {m.count} of its {m.size} entries differ "
-             f"(shape {m.shape}), the worst:",
+             f"(shape {m.shape}); the worst:",
              f"  {m.name}{index}: yours = {m.yours:.10g}, autodiff = {m.autodiff:.10g}{ratio_text}"]
     advice = hint(m, evidence, example)
     if advice:
-        lines.append(f"  hint: {advice}")
+        lines.append(textwrap.fill(advice, width=110, initial_indent="  hint: ", subsequent_indent="        ",
+                                   break_on_hyphens=False))
     return "\n".join(lines)
 
 
