@@ -168,5 +168,3 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
         from .draw import to_dot  # a late import: drawing is not part of the engine
 
         return to_dot(self, show_values, show_grads, **options)
-
-
