@@ -6,7 +6,6 @@
 """
 from __future__ import annotations
 
-import builtins
 from typing import Any
 
 import numpy as np
@@ -39,15 +38,6 @@ def to_dtype(dtype: Any) -> np.dtype:
     if dt.kind not in _SUPPORTED_KINDS:
         raise TypeError(f"unsupported dtype {dt}: tinygrad_lite holds bool, integer and float data")
     return dt
-
-
-def is_float(dtype: np.dtype) -> builtins.bool:
-    return dtype.kind == "f"
-
-
-def least_upper_float(dtype: np.dtype) -> np.dtype:
-    """The dtype a floating op (division, exp, ...) gives for data of this dtype."""
-    return dtype if dtype.kind == "f" else default_float
 
 
 def promote(a: np.dtype, b: np.dtype) -> np.dtype:
