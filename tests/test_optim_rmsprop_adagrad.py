@@ -112,9 +112,10 @@ IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for
 
 
 def _follow(name, settings, dtype, gradients, torch):
-    """Run our optimizer and PyTorch's (in `dtype`, and PyTorch's again in float64 as the exact trajectory) on the
+    """Our optimizer and PyTorch's (in `dtype`, and PyTorch's again in float64 as the exact trajectory) on the
     same gradients: a fixed random sequence, or a noisy quadratic bowl's at each side's own parameters.
-    Yields, after each step, the three parameter lists as float64 arrays."""
+    Returns the three (params, optimizer) pairs and a generator that runs one step per item, yielding the
+    step number and the three parameter lists as float64 arrays."""
     rng = np.random.default_rng(zlib.crc32(repr((name, settings)).encode()))
     start = [rng.standard_normal(s).astype(dtype) for s in ((3, 4), (5,), ())]
     noise = [[rng.standard_normal(a.shape).astype(dtype) for a in start] for _ in range(STEPS)]
@@ -123,15 +124,20 @@ def _follow(name, settings, dtype, gradients, torch):
     exact = [torch.tensor(a.astype(np.float64), requires_grad=True) for a in start]
     runs = [(ours, getattr(optim, name)(ours, **settings)), (theirs, getattr(torch.optim, name)(theirs, **settings)),
             (exact, getattr(torch.optim, name)(exact, **settings))]
-    value = lambda p: np.asarray(p.data if isinstance(p, Tensor) else p.detach().numpy(), dtype=np.float64)  # noqa: E731
-    for k in range(STEPS):
-        for params, opt in runs:
-            for i, p in enumerate(params):
-                g = noise[k][i] if gradients == "fixed" else value(p) - 1 + 0.1 * noise[k][i]
-                g = np.asarray(g, dtype=np.float64 if params is exact else dtype)
-                p.grad = Tensor(g) if params is ours else torch.tensor(g)
-            opt.step()
-        yield k, [[value(p) for p in params] for params, _ in runs], runs
+    def value(p):
+        return np.asarray(p.data if isinstance(p, Tensor) else p.detach().numpy(), dtype=np.float64)
+
+    def steps():
+        for k in range(STEPS):
+            for params, opt in runs:
+                for i, p in enumerate(params):
+                    g = noise[k][i] if gradients == "fixed" else value(p) - 1 + 0.1 * noise[k][i]
+                    g = np.asarray(g, dtype=np.float64 if params is exact else dtype)
+                    p.grad = Tensor(g) if params is ours else torch.tensor(g)
+                opt.step()
+            yield k, [[value(p) for p in params] for params, _ in runs]
+
+    return runs, steps()
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
@@ -143,7 +149,8 @@ def test_optimizers_follow_torch_step_for_step(name, settings, dtype, gradients)
     run does (within twice its distance, plus 1e-6), and within 2e-5 of PyTorch's float32 run."""
     torch = pytest.importorskip("torch", reason="torch is not installed: the PyTorch comparisons need it")
     drift = 0.0
-    for k, (ours, theirs, exact), runs in _follow(name, settings, dtype, gradients, torch):
+    runs, steps = _follow(name, settings, dtype, gradients, torch)
+    for k, (ours, theirs, exact) in steps:
         for a, b, c in zip(ours, theirs, exact):
             if dtype == np.float64:
                 np.testing.assert_allclose(a, b, rtol=0, atol=1e-12, err_msg=f"step {k}")
@@ -332,3 +339,44 @@ def test_lr_changed_between_jit_replays_is_honoured():
         return w.numpy()
 
     assert train(True).tobytes() == train(False).tobytes()
+
+
+def test_lr_set_inside_a_jitted_step_is_set_again_by_each_replay():
+    def train(jitted):
+        w = _param([1.0, -2.0])
+        opt = optim.Adam([w], lr=0.1)
+
+        def step(x):
+            opt.lr = 0.01  # a warm-up rate for this step, whatever was set outside
+            opt.zero_grad()
+            (w * x).square().sum().backward()
+            opt.step()
+
+        run = tl.jit(step) if jitted else step
+        rates = []
+        for k in range(5):
+            opt.lr = 1.0  # set outside: the step must override it again on every call
+            run(Tensor(np.array([1.0, 0.5 * k])))
+            rates.append(opt.lr)
+        return w.numpy(), rates
+
+    (w_jit, rates_jit), (w_eager, rates_eager) = train(True), train(False)
+    assert w_jit.tobytes() == w_eager.tobytes() and rates_jit == rates_eager == [0.01] * 5
+
+
+def test_lr_set_inside_a_jitted_step_from_python_state_is_refused_not_frozen():
+    w = _param([1.0, -2.0])
+    opt = optim.SGD([w], lr=0.1)
+    calls = []
+
+    @tl.jit
+    def step(x):
+        calls.append(1)
+        opt.lr = 0.1 * len(calls)  # changes from call to call: a replay could not follow it
+        opt.zero_grad()
+        (w * x).sum().backward()
+        opt.step()
+
+    step(Tensor(np.array([1.0, 1.0])))
+    with pytest.raises(tl.jit.JitError, match=r"SGD.lr = \(kernel 0\) was called differently.*changing Python state"):
+        step(Tensor(np.array([1.0, 1.0])))

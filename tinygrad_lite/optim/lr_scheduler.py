@@ -105,8 +105,11 @@ class LRScheduler:
         epoch = self.last_epoch + 1
         rates = self._rates(epoch, initial)
         name = type(self).__name__
-        for i, rate in enumerate(rates):  # nothing changes unless every rate is a valid one
-            check_number(name, f"the learning rate of parameter group {i} at epoch {epoch}", rate)
+        for i, rate in enumerate(rates):  # nothing changes unless every rate is a number
+            if isinstance(rate, bool) or not isinstance(rate, numbers.Real) or not math.isfinite(rate):
+                raise (ValueError if isinstance(rate, numbers.Real) else TypeError)(
+                    f"{name}: the learning rate of parameter group {i} at epoch {epoch} must be a finite number, "
+                    f"got {rate!r}")
         self.last_epoch, self._step_count = epoch, self._step_count + 1
         for group, rate in zip(groups, rates):
             group["lr"] = rate
@@ -308,7 +311,11 @@ class LambdaLR(LRScheduler):
         super().__init__(optimizer, last_epoch)
 
     def _rates(self, epoch: int, initial: bool) -> list[Any]:
-        return [base * fn(epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
+        factors = [fn(epoch) for fn in self.lr_lambdas]
+        for i, factor in enumerate(factors):
+            if isinstance(factor, bool) or not isinstance(factor, numbers.Real):
+                raise TypeError(f"LambdaLR: lr_lambda {i} must return a number, got {factor!r} at epoch {epoch}")
+        return [base * factor for factor, base in zip(factors, self.base_lrs)]
 
     def state_dict(self) -> dict[str, Any]:
         """As the base class's, plus "lr_lambdas": None for a plain function or lambda (which cannot be saved),
@@ -400,8 +407,8 @@ class OneCycleLR(LRScheduler):
                     self._set_momentum(group, top_m)
                     group["max_momentum"], group["base_momentum"] = top_m, low_m
         else:
-            needed = {"initial_lr", "max_lr", "min_lr"} | ({"max_momentum", "base_momentum"} if cycle_momentum else set())
-            missing = sorted(needed - set().union(*[set(g) for g in groups]))
+            needed = ["initial_lr", "max_lr", "min_lr"] + (["max_momentum", "base_momentum"] if cycle_momentum else [])
+            missing = sorted({key for group in groups for key in needed if key not in group})
             if missing:
                 raise ValueError(f"{name}(last_epoch={last_epoch}) resumes a schedule, but the optimizer's groups lack "
                                  f"{missing}: load the optimizer state saved with the schedule first")

@@ -65,6 +65,20 @@ def subtract_scaled(p: np.ndarray, scale: float, x: np.ndarray, scratch: dict[np
         np.subtract(part, tmp, out=part)
 
 
+class _SetLR:
+    """`opt.lr = value` as a call a jit capture can record. Its `signature` is what the jit compares between
+    the first two captures, so a value that changes from call to call (Python state) is refused there
+    rather than frozen."""
+
+    def __init__(self, opt: Optimizer, value: Any) -> None:
+        self.opt, self.value = opt, value
+        self.signature = (id(opt), value)
+
+    def __call__(self) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = self.value
+
+
 class Optimizer:
     """Holds `param_groups` (dicts with "params" and the hyperparameters) and per-parameter `state`.
 
@@ -137,7 +151,8 @@ class Optimizer:
     def lr(self) -> Any:
         """The learning rate of every parameter group (tinygrad's `opt.lr`). Reading it when the groups differ
         raises a ValueError: read `param_groups[i]["lr"]` then. Setting it sets every group's, after checking
-        the value; a jit replay's `step()` reads it afresh, so a change between calls is honoured."""
+        the value. A jit replay's `step()` reads the rate afresh, so a change between calls is honoured; setting
+        it inside a jitted function is replayed too."""
         rates = [group["lr"] for group in self.param_groups]
         if any(r != rates[0] for r in rates[1:]):
             raise ValueError(f"{type(self).__name__}.lr: the parameter groups have different learning rates "
@@ -148,8 +163,10 @@ class Optimizer:
     def lr(self, value: Any) -> None:
         for group in self.param_groups:  # every group is checked before any is changed
             self._check_hyperparameters({**group, "lr": value})
-        for group in self.param_groups:
-            group["lr"] = value
+        setter = _SetLR(self, value)
+        if _tape.active is not None:  # inside a jit capture: each replay sets it again at this point
+            _tape.active.record_call(setter, f"{type(self).__name__}.lr =")
+        setter()
 
     @property
     def params(self) -> list[Tensor]:
