@@ -7,7 +7,7 @@
 >>> loss = nn.CrossEntropyLoss()(model(Tensor([[0.5, -1.0]])), Tensor([2]))
 >>> opt.zero_grad(); _ = loss.backward(); opt.step()
 """
-from . import functional, init, optim
+from . import functional, init, optim, utils
 from .activation import (
     CELU,
     ELU,
@@ -40,5 +40,5 @@ __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
     "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save", "utils",
 ]
