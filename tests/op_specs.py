@@ -22,9 +22,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from tinygrad_lite import Tensor
+from tinygrad_lite.node import apply
 from tinygrad_lite.ops.movement import ScatterAdd
 from tinygrad_lite.ops.unary import Cast
-from tinygrad_lite.tensor import apply
 from tinygrad_lite.testing import strategies as tst
 
 Case = tuple[tuple[np.ndarray, ...], dict[str, Any]]

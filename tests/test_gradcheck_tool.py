@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from tinygrad_lite import Tensor
 from tinygrad_lite.function import REGISTRY, Function
+from tinygrad_lite.node import apply
 from tinygrad_lite.ops.unary import Cos, Sin
-from tinygrad_lite.tensor import apply
 from tinygrad_lite.testing import gradcheck, gradgradcheck
 from tinygrad_lite.testing import strategies as tst
 

@@ -77,12 +77,14 @@ def test_random_mlps_replay_exactly_like_eager(hidden, n_in, n_out, batch, activ
     eager_p, jit_p = _twin_params(sizes, dtype, seed)
     eager = _mlp_step(eager_p, OPTIMIZERS[opt_name](eager_p), activation, loss)
     jitted = jit(_mlp_step(jit_p, OPTIMIZERS[opt_name](jit_p), activation, loss))
-    for x, y in _batches(sizes, batch, loss, dtype, steps=6, seed=seed):  # new data each step
-        assert np.array_equal(eager(x, y).numpy(), jitted(x, y).numpy())
+    # Some draws diverge (momentum on unscaled data overflows float32); both sides must then agree on inf/nan too.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for x, y in _batches(sizes, batch, loss, dtype, steps=6, seed=seed):  # new data each step
+            assert np.array_equal(eager(x, y).numpy(), jitted(x, y).numpy(), equal_nan=True)
     assert jitted.captures == 1
     for a, b in zip(eager_p, jit_p):
-        assert np.array_equal(a.data, b.data), np.abs(a.data - b.data).max()
-        assert np.array_equal(a.grad.numpy(), b.grad.numpy())
+        assert np.array_equal(a.data, b.data, equal_nan=True)
+        assert np.array_equal(a.grad.numpy(), b.grad.numpy(), equal_nan=True)
 
 
 def _article_setup():
@@ -165,7 +167,7 @@ def test_replay_runs_no_graph(monkeypatch):
 
     def fail(*args, **kwargs):
         raise AssertionError("a replay must not build a graph")
-    monkeypatch.setattr(tl.tensor, "apply", fail)
+    monkeypatch.setattr(tl.function.Function, "__new__", fail)  # no op is applied: no node is made
     monkeypatch.setattr(tl.engine, "run_backward", fail)
     assert np.isfinite(jitted().numpy())
     assert jitted.program().n_kernels > 10
@@ -245,7 +247,7 @@ def test_reading_values_in_python_is_rejected_during_capture(read, what):
 
     with pytest.raises(JitError, match=re.escape(what) + ".*un-jitted"):
         f(Tensor([1.0, 1.0]))
-    assert tl._tape.active is None  # the capture was cleaned up
+    assert tl._capture.active is None  # the capture was cleaned up
 
 
 def test_non_tensor_arguments_must_be_hashable_and_arrays_are_refused():

@@ -132,7 +132,7 @@ class _StubRecorder:
 
 
 def test_step_and_zero_grad_report_to_a_running_jit_capture(monkeypatch):
-    from tinygrad_lite import _tape
+    from tinygrad_lite import _capture
 
     a, b = _param([1.0], [1.0]), _param([2.0])
     model = nn.Linear(1, 1)
@@ -140,9 +140,9 @@ def test_step_and_zero_grad_report_to_a_running_jit_capture(monkeypatch):
     stub = _StubRecorder()
 
     def captured(fn):  # run fn while the stub is the active recorder (values are read outside)
-        monkeypatch.setattr(_tape, "active", stub)
+        monkeypatch.setattr(_capture, "active", stub)
         fn()
-        monkeypatch.setattr(_tape, "active", None)
+        monkeypatch.setattr(_capture, "active", None)
 
     captured(opt.step)
     assert a.item() == 0.5 and len(stub.calls) == 1 and stub.calls[0][1] == "SGD.step"

@@ -7,15 +7,14 @@
 >>> w.grad.shape
 (2, 1)
 """
-from . import dtypes
-from .functional import grad, value_and_grad
+from . import dtypes, nn, optim
+from .draw import draw_graph
+from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
-from .tensor import GradientError, Tensor
-
-# isort: split
-from . import nn, optim  # after .tensor: the Tensor mixins must not be the first to load tensor.py
 from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `tinygrad_lite.jit.reset()`
+from .tensor import GradientError, Tensor
+from .transforms import grad, value_and_grad
 
-__all__ = ["AnomalyError", "GradientError", "Tensor", "detect_anomaly", "dtypes", "enable_grad", "grad",
-           "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
+__all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "detect_anomaly", "draw_graph", "dtypes",
+           "enable_grad", "grad", "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
 __version__ = "0.1.0"

@@ -9,7 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from . import dtypes
-from . import tensor as _t
+from .node import apply, binary, binary_operands, lift
 from .ops import binary as B
 from .ops import unary as U
 
@@ -21,7 +21,7 @@ Operand = Any  # a Tensor, a Python number, a nested list or a NumPy array
 
 def _float(x: Tensor) -> Tensor:
     """Integer or bool data becomes default_float before a floating-point function."""
-    return x if x.dtype.kind == "f" else _t.cast(x, dtypes.default_float)
+    return x if x.dtype.kind == "f" else x.cast(dtypes.default_float)
 
 
 class ElementwiseMixin:
@@ -30,48 +30,48 @@ class ElementwiseMixin:
     # --- arithmetic -----------------------------------------------------------
     def add(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """Elementwise sum with NumPy broadcasting. `a.add(b)` is `a + b`."""
-        return _t.binary(B.Add, self, x, reverse)
+        return binary(B.Add, self, x, reverse)
 
     def sub(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
-        return _t.binary(B.Sub, self, x, reverse)
+        return binary(B.Sub, self, x, reverse)
 
     def mul(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
-        return _t.binary(B.Mul, self, x, reverse)
+        return binary(B.Mul, self, x, reverse)
 
     def div(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """True division; integer operands give default_float."""
-        a, b = _t.binary_operands(self, x, reverse)
-        return _t.apply(B.Div, _float(a), _float(b))
+        a, b = binary_operands(self, x, reverse)
+        return apply(B.Div, _float(a), _float(b))
 
     def pow(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """x ** y. Integer exponents of float tensors keep the tensor's dtype."""
         if not reverse and type(x) in (int, float) and x == 2:  # type first: a Tensor's == is elementwise
             return self * self  # NumPy squares exactly this way; it saves a power and its log in backward
-        a, b = _t.binary_operands(self, x, reverse)
+        a, b = binary_operands(self, x, reverse)
         if a.dtype.kind != "f" and b.dtype.kind != "f" and bool((b.data < 0).any()):
             a, b = _float(a), _float(b)  # NumPy refuses integers to negative integer powers
-        return _t.apply(B.Pow, a, b)
+        return apply(B.Pow, a, b)
 
     def neg(self: Tensor) -> Tensor:
-        return _t.apply(U.Neg, self)
+        return apply(U.Neg, self)
 
     def __add__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Add, self, x)
+        return binary(B.Add, self, x)
 
     def __radd__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Add, self, x, True)
+        return binary(B.Add, self, x, True)
 
     def __sub__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Sub, self, x)
+        return binary(B.Sub, self, x)
 
     def __rsub__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Sub, self, x, True)
+        return binary(B.Sub, self, x, True)
 
     def __mul__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Mul, self, x)
+        return binary(B.Mul, self, x)
 
     def __rmul__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Mul, self, x, True)
+        return binary(B.Mul, self, x, True)
 
     def __truediv__(self: Tensor, x: Operand) -> Tensor:
         return self.div(x)
@@ -90,32 +90,32 @@ class ElementwiseMixin:
 
     # --- comparisons (bool results, no gradient) -------------------------------
     def __lt__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Less, self, x)
+        return binary(B.Less, self, x)
 
     def __le__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.LessEqual, self, x)
+        return binary(B.LessEqual, self, x)
 
     def __gt__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.Greater, self, x)
+        return binary(B.Greater, self, x)
 
     def __ge__(self: Tensor, x: Operand) -> Tensor:
-        return _t.binary(B.GreaterEqual, self, x)
+        return binary(B.GreaterEqual, self, x)
 
     def __eq__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
-        return _t.binary(B.Equal, self, x)
+        return binary(B.Equal, self, x)
 
     def __ne__(self: Tensor, x: Operand) -> Tensor:  # type: ignore[override]
-        return _t.binary(B.NotEqual, self, x)
+        return binary(B.NotEqual, self, x)
 
     def __invert__(self: Tensor) -> Tensor:
-        return _t.apply(B.LogicalNot, self)
+        return apply(B.LogicalNot, self)
 
     def logical_not(self: Tensor) -> Tensor:
-        return _t.apply(B.LogicalNot, self)
+        return apply(B.LogicalNot, self)
 
     # --- math functions -------------------------------------------------------
     def exp(self: Tensor) -> Tensor:
-        return _t.apply(U.Exp, _float(self))
+        return apply(U.Exp, _float(self))
 
     def exp2(self: Tensor) -> Tensor:
         """2**x, as exp(x·ln 2)."""
@@ -123,31 +123,31 @@ class ElementwiseMixin:
 
     def log(self: Tensor) -> Tensor:
         """Natural logarithm; log(0) = -inf, log of a negative number nan (as NumPy)."""
-        return _t.apply(U.Log, _float(self))
+        return apply(U.Log, _float(self))
 
     def log2(self: Tensor) -> Tensor:
         return self.log() / math.log(2)
 
     def sqrt(self: Tensor) -> Tensor:
-        return _t.apply(U.Sqrt, _float(self))
+        return apply(U.Sqrt, _float(self))
 
     def rsqrt(self: Tensor) -> Tensor:
         return self.sqrt().reciprocal()
 
     def sin(self: Tensor) -> Tensor:
-        return _t.apply(U.Sin, _float(self))
+        return apply(U.Sin, _float(self))
 
     def cos(self: Tensor) -> Tensor:
-        return _t.apply(U.Cos, _float(self))
+        return apply(U.Cos, _float(self))
 
     def tan(self: Tensor) -> Tensor:
         return self.sin() / self.cos()
 
     def abs(self: Tensor) -> Tensor:
-        return _t.apply(U.Abs, self)
+        return apply(U.Abs, self)
 
     def sign(self: Tensor) -> Tensor:
-        return _t.apply(U.Sign, self)
+        return apply(U.Sign, self)
 
     def square(self: Tensor) -> Tensor:
         return self * self
@@ -156,32 +156,32 @@ class ElementwiseMixin:
         return 1.0 / _float(self)
 
     def floor(self: Tensor) -> Tensor:
-        return _t.apply(U.Floor, self)
+        return apply(U.Floor, self)
 
     def ceil(self: Tensor) -> Tensor:
-        return _t.apply(U.Ceil, self)
+        return apply(U.Ceil, self)
 
     def trunc(self: Tensor) -> Tensor:
-        return _t.apply(U.Trunc, self)
+        return apply(U.Trunc, self)
 
     def round(self: Tensor) -> Tensor:
         """Round half to even, as NumPy and PyTorch."""
-        return _t.apply(U.Round, self)
+        return apply(U.Round, self)
 
     def maximum(self: Tensor, x: Operand) -> Tensor:
         """Elementwise max; at ties each side gets half the gradient (as PyTorch)."""
-        return _t.binary(B.Maximum, self, x)
+        return binary(B.Maximum, self, x)
 
     def minimum(self: Tensor, x: Operand) -> Tensor:
-        return -((-self).maximum(-_t._lift(x, (self,))))
+        return -((-self).maximum(-lift(x, (self,))))
 
     def where(self: Tensor, x: Operand, y: Operand) -> Tensor:
         """`cond.where(x, y)` / `Tensor.where(cond, x, y)`: x where cond is true, else y."""
         cond = self if self.dtype.kind == "b" else self != 0
-        xt, yt = _t._lift(x, (x, y)), _t._lift(y, (x, y))
+        xt, yt = lift(x, (x, y)), lift(y, (x, y))
         if xt.dtype != yt.dtype:
-            xt, yt = _t.binary_operands(xt, yt)
-        return _t.apply(B.Where, cond, xt, yt)
+            xt, yt = binary_operands(xt, yt)
+        return apply(B.Where, cond, xt, yt)
 
     def clip(self: Tensor, min_: Operand = None, max_: Operand = None) -> Tensor:
         """Limit to [min_, max_]; the gradient is 1 inside the closed interval (as torch.clamp)."""
@@ -201,14 +201,14 @@ class ElementwiseMixin:
     # --- activations ------------------------------------------------------------
     def sigmoid(self: Tensor) -> Tensor:
         """1 / (1 + e^-x), without overflow for any input."""
-        return _t.apply(U.Sigmoid, _float(self))
+        return apply(U.Sigmoid, _float(self))
 
     def tanh(self: Tensor) -> Tensor:
-        return _t.apply(U.Tanh, _float(self))
+        return apply(U.Tanh, _float(self))
 
     def relu(self: Tensor) -> Tensor:
         """max(x, 0); the gradient at 0 is 0."""
-        return _t.apply(U.Relu, self)
+        return apply(U.Relu, self)
 
     def relu6(self: Tensor) -> Tensor:
         return self.hardtanh(0.0, 6.0)
@@ -231,7 +231,7 @@ class ElementwiseMixin:
 
     def softplus(self: Tensor, beta: float = 1.0) -> Tensor:
         """log(1 + e^(beta·x)) / beta, stable for any input."""
-        return _t.apply(U.Softplus, _float(self) * beta) / beta
+        return apply(U.Softplus, _float(self) * beta) / beta
 
     def logsigmoid(self: Tensor) -> Tensor:
         return -(-self).softplus()
@@ -263,23 +263,28 @@ class ElementwiseMixin:
 
     # --- dtype conversion (last: these names shadow builtins inside the class body) ---
     def cast(self: Tensor, dtype: Any) -> Tensor:
-        """The same values in another dtype; differentiable between float dtypes."""
-        return _t.cast(self, dtype)
+        """The same values in another dtype; differentiable between float dtypes (casting to a non-float
+        dtype ends the graph: integers carry no gradient)."""
+        dt = dtypes.to_dtype(dtype)
+        if self.data.dtype == dt:
+            return self
+        out = apply(U.Cast, self, dtype=dt)
+        return out if dt.kind == "f" else out.detach()
 
     def float(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.float32)
+        return self.cast(dtypes.float32)
 
     def double(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.float64)
+        return self.cast(dtypes.float64)
 
     def half(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.float16)
+        return self.cast(dtypes.float16)
 
     def int(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.int32)
+        return self.cast(dtypes.int32)
 
     def long(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.int64)
+        return self.cast(dtypes.int64)
 
     def bool(self: Tensor) -> Tensor:
-        return _t.cast(self, dtypes.bool)
+        return self.cast(dtypes.bool)

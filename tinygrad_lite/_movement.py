@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import tensor as _t
 from ._reduce import normalize_axis
+from .node import TensorCore, apply
 from .ops import movement as M
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ def _dim(d: int, ndim: int, op: str) -> int:
 
 def _index_part(part: Any) -> Any:
     """One element of an index, as NumPy takes it."""
-    if isinstance(part, _t.Tensor):
+    if isinstance(part, TensorCore):
         if part.dtype.kind not in "iub":
             raise IndexError(f"tensors used as indices must be integer or bool, got {part.dtype}")
         return part.data
@@ -56,7 +56,7 @@ class MovementMixin:
             raise ValueError(f"reshape: cannot reshape tensor of shape {self.shape} ({self.numel()} elements) "
                              f"into shape {dims} ({math.prod(dims)} elements)")
         dims = tuple(int(d) for d in dims)
-        return self if dims == self.shape else _t.apply(M.Reshape, self, shape=dims)
+        return self if dims == self.shape else apply(M.Reshape, self, shape=dims)
 
     def view(self: Tensor, shape: Any, *args: int) -> Tensor:
         return self.reshape(shape, *args)
@@ -79,7 +79,7 @@ class MovementMixin:
         norm = normalize_axis(dims, self.ndim, "permute")
         if len(norm) != self.ndim:
             raise ValueError(f"permute: order {dims} does not name each of the {self.ndim} axes once")
-        return _t.apply(M.Permute, self, order=norm)
+        return apply(M.Permute, self, order=norm)
 
     def transpose(self: Tensor, dim0: int = 1, dim1: int = 0) -> Tensor:
         """Swap two axes (tinygrad's defaults swap the first two)."""
@@ -108,7 +108,7 @@ class MovementMixin:
         for i, n in enumerate(self.shape):
             if n != 1 and n != full[lead + i]:
                 raise ValueError(f"expand: cannot expand shape {self.shape} to {dims}")
-        return self if full == self.shape else _t.apply(M.Expand, self, shape=full)
+        return self if full == self.shape else apply(M.Expand, self, shape=full)
 
     def broadcast_to(self: Tensor, shape: Any) -> Tensor:
         return self.expand(shape)
@@ -127,7 +127,7 @@ class MovementMixin:
 
     def flip(self: Tensor, axis: Any, *args: int) -> Tensor:
         axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis, *args)
-        return _t.apply(M.Flip, self, axis=normalize_axis(axes, self.ndim, "flip"))
+        return apply(M.Flip, self, axis=normalize_axis(axes, self.ndim, "flip"))
 
     def pad(self: Tensor, padding: Sequence[Any], value: float = 0.0) -> Tensor:
         """Pad with `value`. `padding` is either PyTorch's flat (left, right, top, bottom, ...) starting
@@ -149,7 +149,7 @@ class MovementMixin:
             return x.pad([(max(lo, 0), max(hi, 0)) for lo, hi in pairs], value)
         if all(p == (0, 0) for p in pairs):
             return self
-        return _t.apply(M.Pad, self, padding=tuple(pairs), value=value)
+        return apply(M.Pad, self, padding=tuple(pairs), value=value)
 
     def shrink(self: Tensor, arg: Sequence[tuple[int, int] | None]) -> Tensor:
         """Keep [start, end) on each axis (None keeps the axis whole)."""
@@ -161,7 +161,7 @@ class MovementMixin:
         """NumPy indexing: ints, slices (any step), None, ..., integer (or bool) tensors and arrays."""
         parts = index if isinstance(index, tuple) else (index,)
         idx = tuple(_index_part(p) for p in parts)
-        return _t.apply(M.GetItem, self, index=idx)
+        return apply(M.GetItem, self, index=idx)
 
     def __setitem__(self: Tensor, index: Any, value: Any) -> None:
         raise TypeError("tensors are immutable here: build the new tensor with where(), pad() or cat() instead")
@@ -208,20 +208,20 @@ class MovementMixin:
         if self.ndim < 2:
             raise ValueError(f"tril needs at least 2 dimensions, got shape {self.shape}")
         keep = np.tri(self.shape[-2], self.shape[-1], diagonal, dtype=bool)
-        return _t.Tensor._wrap(keep).where(self, 0)
+        return type(self)._wrap(keep).where(self, 0)
 
     def triu(self: Tensor, diagonal: int = 0) -> Tensor:
         """Zero below the `diagonal`-th diagonal of the last two axes."""
         if self.ndim < 2:
             raise ValueError(f"triu needs at least 2 dimensions, got shape {self.shape}")
         keep = ~np.tri(self.shape[-2], self.shape[-1], diagonal - 1, dtype=bool)
-        return _t.Tensor._wrap(keep).where(self, 0)
+        return type(self)._wrap(keep).where(self, 0)
 
     def cat(self: Tensor, *args: Tensor, dim: int = 0) -> Tensor:
         """Join along an existing axis: `Tensor.cat(a, b, dim=1)` or `a.cat(b, dim=1)`."""
         ts = [self, *args]
         for t in ts:
-            if not isinstance(t, _t.Tensor):
+            if not isinstance(t, TensorCore):
                 raise TypeError(f"cat takes Tensors, got {type(t).__name__}")
         d = _dim(dim, self.ndim, "cat")
         for t in ts:
@@ -231,13 +231,13 @@ class MovementMixin:
         for t in ts[1:]:
             dtype = np.promote_types(dtype, t.dtype) if t.dtype.kind == dtype.kind else (
                 t.dtype if t.dtype.kind == "f" else dtype)
-        return _t.apply(M.Cat, *[t.cast(dtype) for t in ts], axis=d)
+        return apply(M.Cat, *[t.cast(dtype) for t in ts], axis=d)
 
     def stack(self: Tensor, *args: Tensor, dim: int = 0) -> Tensor:
         """Join along a new axis: `Tensor.stack(a, b)`; shapes must be equal."""
         ts = [self, *args]
         for t in ts:
-            if not isinstance(t, _t.Tensor):
+            if not isinstance(t, TensorCore):
                 raise TypeError(f"stack takes Tensors, got {type(t).__name__}")
             if t.shape != self.shape:
                 raise ValueError(f"stack: all shapes must be equal, got {[x.shape for x in ts]}")
@@ -246,7 +246,7 @@ class MovementMixin:
 
     def gather(self: Tensor, dim: int, index: Any) -> Tensor:
         """out[i][j][k] = self[i][index[i][j][k]][k] for dim=1 (as torch.gather)."""
-        idx = index.data if isinstance(index, _t.Tensor) else np.asarray(index)
+        idx = index.data if isinstance(index, TensorCore) else np.asarray(index)
         d = _dim(dim, self.ndim, "gather")
         if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
             raise ValueError(f"gather: index must be an integer tensor with {self.ndim} dims, "

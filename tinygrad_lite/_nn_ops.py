@@ -7,9 +7,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dtypes
-from . import tensor as _t
 from ._reduce import normalize_axis
 from .function import NumpyFn
+from .node import TensorCore, apply, binary_operands, lift
 from .ops.linalg import Matmul
 from .ops.softmax import LogSoftmax, SoftmaxCrossEntropy
 
@@ -33,9 +33,9 @@ class NNMixin:
 
     def matmul(self: Tensor, x: Any, reverse: bool = False) -> Tensor:
         """Matrix product with NumPy's rules: 1-D, 2-D, and batched with broadcast batch axes."""
-        a, b = _t.binary_operands(self, x, reverse)
+        a, b = binary_operands(self, x, reverse)
         try:
-            return _t.apply(Matmul, a, b)
+            return apply(Matmul, a, b)
         except ValueError:  # checked only on failure, to keep the hot path lean
             if a.ndim == 0 or b.ndim == 0:
                 raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and "
@@ -69,12 +69,12 @@ class NNMixin:
         """x - logsumexp(x) along `axis`: stable for any input (one fused primitive)."""
         (ax,) = normalize_axis(axis, self.ndim, "log_softmax") or (0,)
         x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
-        return _t.apply(LogSoftmax, x.reshape(1) if x.ndim == 0 else x, axis=ax).reshape(self.shape)
+        return apply(LogSoftmax, x.reshape(1) if x.ndim == 0 else x, axis=ax).reshape(self.shape)
 
     def sparse_categorical_crossentropy(self: Tensor, Y: Any, ignore_index: int = -1,  # noqa: N803 - tinygrad's name
                                         label_smoothing: float = 0.0, reduction: str = "mean") -> Tensor:
         """Cross-entropy of logits `self` (..., C) against integer class labels Y (...)."""
-        labels = Y.data if isinstance(Y, _t.Tensor) else np.asarray(Y)
+        labels = Y.data if isinstance(Y, TensorCore) else np.asarray(Y)
         if labels.dtype.kind not in "iu":
             raise TypeError(f"sparse_categorical_crossentropy: labels must be integers, got {labels.dtype}")
         if self.ndim == 0 or labels.shape != self.shape[:-1]:
@@ -85,25 +85,25 @@ class NNMixin:
             raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                              f"got values from {labels.min()} to {labels.max()}")
         x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
-        y = Y if isinstance(Y, _t.Tensor) else _t.Tensor._wrap(labels)
+        y: Tensor = Y if isinstance(Y, TensorCore) else type(self)._wrap(labels)  # type: ignore[assignment]
         if x.ndim != 2:  # one row per label
             x, y = x.reshape(-1, classes), y.reshape(-1)
         # The labels are an input of the primitive (not a constant in it), so a jit replays each batch's labels.
-        losses = _t.apply(SoftmaxCrossEntropy, x, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
+        losses = apply(SoftmaxCrossEntropy, x, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
         if reduction == "mean":  # divided by the number of rows kept (nan when none is, as PyTorch)
-            return losses.sum() / _t.apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=x.dtype)
+            return losses.sum() / apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=x.dtype)
         return reduce_loss(losses.reshape(labels.shape), reduction)
 
     def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
         """-(Y·log p + (1-Y)·log(1-p)) for probabilities p = self; each log is clamped at -100 as PyTorch."""
-        y = _t._lift(Y, (self,))
+        y = lift(Y, (self,))
         if y.shape != self.shape:
             y = y.expand(self.shape)
         return reduce_loss(-(y * _clamped_log(self) + (1 - y) * _clamped_log(1 - self)), reduction)
 
     def binary_crossentropy_logits(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
         """BCE on logits x: softplus(x) - x·Y, stable for any x (no sigmoid is rounded to 0 or 1)."""
-        y = _t._lift(Y, (self,))
+        y = lift(Y, (self,))
         return reduce_loss(self.softplus() - self * y, reduction)
 
 
@@ -126,7 +126,7 @@ def _kept_mask(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.nda
 
 
 def _kept_count(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
-    return np.asarray(np.count_nonzero(labels != ignore_index), dtype=dtype)
+    return (labels != ignore_index).sum(dtype=dtype)  # type: ignore[no-any-return]
 
 
 def _clamped_log(p: Tensor) -> Tensor:

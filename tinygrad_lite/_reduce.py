@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dtypes
-from . import tensor as _t
 from .function import NumpyFn
+from .node import apply
 from .ops import reduce as R
 
 if TYPE_CHECKING:
@@ -55,10 +55,10 @@ class ReduceMixin:
     def sum(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum over `axis` (all by default). Bools and small ints sum as int32, like tinygrad."""
         dt = self.data.dtype
-        x = self if dt.kind == "f" or dt.itemsize >= 4 else _t.cast(self, dtypes.default_int)
+        x = self if dt.kind == "f" or dt.itemsize >= 4 else self.cast(dtypes.default_int)
         axes = _ALL_AXES[self.ndim] if axis is None and dim is None and self.ndim < 8 else \
             normalize_axis(_pick(axis, dim), self.ndim, "sum")
-        return _t.apply(R.Sum, x, axis=axes, keepdim=keepdim)
+        return apply(R.Sum, x, axis=axes, keepdim=keepdim)
 
     def mean(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum divided by the number of reduced elements (nan for an empty reduction, as NumPy)."""
@@ -69,13 +69,13 @@ class ReduceMixin:
 
     def max(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Largest value over `axis`; tied maxima share the gradient equally."""
-        return _t.apply(R.Max, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "max"), keepdim=keepdim)
+        return apply(R.Max, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "max"), keepdim=keepdim)
 
     def min(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         return -((-self).max(_pick(axis, dim), keepdim))
 
     def prod(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
-        return _t.apply(R.Prod, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "prod"), keepdim=keepdim)
+        return apply(R.Prod, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "prod"), keepdim=keepdim)
 
     def var(self: Tensor, axis: Axis = None, keepdim: bool = False, correction: int = 1, *,
             dim: Axis = None) -> Tensor:
@@ -92,7 +92,7 @@ class ReduceMixin:
     def logsumexp(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """log Σ eˣ, computed as m + log Σ e^(x - m) with m the (constant) max, so it never overflows."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "logsumexp")
-        m = _t.apply(NumpyFn, self.max(axes, keepdim=True), func=_finite_or_zero)  # all -inf rows stay -inf
+        m = apply(NumpyFn, self.max(axes, keepdim=True), func=_finite_or_zero)  # all -inf rows stay -inf
         out = (self - m).exp().sum(axes, keepdim=True).log() + m
         return out if keepdim else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
 
@@ -101,7 +101,7 @@ class ReduceMixin:
         if self.ndim == 0:  # NumPy's cumsum flattens a scalar to shape (1,); keep it 0-d
             return self.reshape(1).cumsum(0).reshape(())
         (ax,) = normalize_axis(axis if dim is None else dim, self.ndim, "cumsum")
-        return _t.apply(R.Cumsum, self, axis=ax)
+        return apply(R.Cumsum, self, axis=ax)
 
     # --- no gradient ----------------------------------------------------------------
     def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
@@ -116,15 +116,15 @@ class ReduceMixin:
             raise ValueError(f"{fn.__name__} of an empty tensor of shape {self.shape}")
         if axis is None:
             shape = (1,) * self.ndim if keepdim else ()
-            return _t.apply(NumpyFn, self, func=_arg_flat, arg=fn, shape=shape)
+            return apply(NumpyFn, self, func=_arg_flat, arg=fn, shape=shape)
         (ax,) = normalize_axis(axis, self.ndim, fn.__name__)
-        return _t.apply(NumpyFn, self, func=_arg_axis, arg=fn, axis=ax, keepdims=keepdim)
+        return apply(NumpyFn, self, func=_arg_axis, arg=fn, axis=ax, keepdims=keepdim)
 
     def any(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return _t.apply(NumpyFn, self, func=np.any, axis=normalize_axis(axis, self.ndim, "any"), keepdims=keepdim)
+        return apply(NumpyFn, self, func=np.any, axis=normalize_axis(axis, self.ndim, "any"), keepdims=keepdim)
 
     def all(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return _t.apply(NumpyFn, self, func=np.all, axis=normalize_axis(axis, self.ndim, "all"), keepdims=keepdim)
+        return apply(NumpyFn, self, func=np.all, axis=normalize_axis(axis, self.ndim, "all"), keepdims=keepdim)
 
 
 # NumPy helpers run through NumpyFn (see function.py): on data, with no gradient, recorded like an op.

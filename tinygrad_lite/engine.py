@@ -2,20 +2,22 @@
 
 Shared mechanics live here once: undoing broadcasting (`sum_to`), casting a
 gradient to its tensor's dtype, checking its shape, accumulating, and freeing
-the graph when `retain_graph` is false.
+the graph when `retain_graph` is false. While the jit captures a call, the walk also reports each
+step to the recorder (`_capture.active`); there is no other walk.
 """
 from __future__ import annotations
 
 import heapq
-import operator
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _tape, grad_mode
+from . import _capture, grad_mode
+from .node import TensorCore
 
 if TYPE_CHECKING:
+    from ._capture import Recorder
     from .tensor import Tensor
 
 FREED_MESSAGE = (
@@ -40,42 +42,6 @@ def sum_to(g: Any, shape: tuple[int, ...]) -> Any:
     return g.reshape(shape)
 
 
-_by_creation = operator.attrgetter("_ctx.seq")
-
-
-def _graph_nodes(roots: Sequence[Tensor]) -> tuple[list[Tensor], list[Tensor]]:
-    """The non-leaf tensors below `roots` that require grad, consumers last (walks pop from the end),
-    and the leaves reached. The jit's capture uses it to check every node before it walks.
-
-    An iterative DFS collects them; sorting by creation order is then a topological order,
-    because every node is created after its inputs.
-    """
-    nodes: list[Tensor] = []
-    leaves: list[Tensor] = []
-    seen: set[int] = set()
-    stack = list(roots)
-    pop, push = stack.pop, stack.append
-    while stack:
-        t = pop()
-        k = id(t)
-        if k in seen:
-            continue
-        seen.add(k)
-        ctx = t._ctx
-        if ctx is None:
-            leaves.append(t)
-            continue
-        parents = ctx.parents
-        if parents is None:
-            raise RuntimeError(FREED_MESSAGE)
-        nodes.append(t)
-        for p in parents:
-            if p.requires_grad and id(p) not in seen:
-                push(p)
-    nodes.sort(key=_by_creation)
-    return nodes, leaves
-
-
 def run_backward(
     roots: Sequence[Tensor],
     root_grads: Sequence[Any],
@@ -89,8 +55,9 @@ def run_backward(
     gradients of the tensors in `capture` are returned (None where unreached)
     and no `.grad` is touched, as `torch.autograd.grad` does.
     """
-    if _tape.active is not None:  # the jit is capturing: it walks the graph itself, writing each step down
-        return _tape.active.run_backward(roots, root_grads, retain_graph, create_graph, capture)
+    rec = _capture.active
+    if rec is not None:
+        rec.record_backward()
     # Keyed by the Tensor itself: its hash is its identity, and a dict compares keys by identity before `==`
     # (which is elementwise on Tensors and never reached, since distinct live objects hash differently).
     grads: dict[Tensor, Any] = {}
@@ -101,26 +68,26 @@ def run_backward(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if create_graph:
             with grad_mode.enable_grad():
-                leaves = _walk(grads, retain_graph, capture, create_graph)
+                leaves = _walk(grads, retain_graph, capture, create_graph, rec)
         else:
-            leaves = _walk(grads, retain_graph, capture, create_graph)
+            leaves = _walk(grads, retain_graph, capture, create_graph, rec)
     if capture is None:
         for leaf in leaves:
-            _store(leaf, grads[leaf])
+            g = grads[leaf]
+            store(leaf, g if rec is None else rec.record_store(leaf, g))
         return None
-    from .tensor import Tensor
-
-    found = [grads.get(t) for t in capture]
-    return [g if g is None or isinstance(g, Tensor) else Tensor._wrap(g) for g in found]
+    wrap = type(roots[0])._wrap
+    return [g if g is None or isinstance(g, TensorCore) else wrap(g) for g in (grads.get(t) for t in capture)]
 
 
-def _store(t: Tensor, g: Any) -> None:
+def store(t: Tensor, g: Any) -> None:
+    """`t.grad` gets g, or g added to what it holds."""
     old = t._grad
     t._grad = g if old is None else _accumulate(old, g)
 
 
 def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
-          create_graph: bool = False) -> list[Tensor]:
+          create_graph: bool, rec: Recorder | None) -> list[Tensor]:
     """Propagate the gradients in `grads` (those of the roots) through the graph below them: store each
     node's gradient, run its VJP, hand the results on. Returns the leaves reached; their gradients are
     left in `grads`.
@@ -137,6 +104,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
     push, pop = heapq.heappush, heapq.heappop
     owned: set[int] = set()  # ids of the tensors whose gradient buffer this walk allocated: safe to add into
     anomaly = grad_mode.state.detect_anomaly
+    watch = anomaly or rec is not None  # one test per node decides whether anyone looks at its VJP
     keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
     while queue:
         t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
@@ -152,7 +120,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             ctx.in0 = ctx.in1 = None
             if n > 2:
                 ctx.inputs = None
-        if capture is None:  # `_store`, inlined: this is the hot loop
+        if capture is None:  # `store`, inlined: this is the hot loop
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
@@ -164,15 +132,17 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             results = ctx.vjp(g, t.data, parents[0].data)
         else:
             results = ctx.vjp(g, t.data, *[p.data for p in parents])
-        if anomaly:
-            _check_results(ctx, results, parents)
+        if type(results) is not tuple or len(results) != n:  # a custom op's mistake, named (zip would hide it)
+            raise TypeError(bad_vjp(ctx, results, parents))
+        if watch:
+            results = _watched(ctx, g, t, parents, results, anomaly, rec)
         for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
             data = p.data
-            # `is not` on dtypes is a cheap first test; _fit_array compares properly
+            # `is not` on dtypes is a cheap first test; fit_gradient compares properly
             if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
-                gp = _fit_array(gp, p, ctx)
+                gp = fit_gradient(gp, p, parents, ctx)
             old = grads.get(p)
             if old is None:
                 grads[p] = gp
@@ -184,12 +154,34 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
                 np.add(old, gp, old)
             else:
                 total = old + gp
-                if type(total) is np.ndarray:
-                    owned.add(id(p))
-                else:  # 0-d arithmetic gives a NumPy scalar, which cannot be added into in place
+                if type(total) is not np.ndarray:  # 0-d arithmetic gives a NumPy scalar
                     total = np.asarray(total)
+                if rec is not None:  # a capture keeps every array it saw: never add into one in place
+                    rec.record_add(old, gp, total)
+                else:
+                    owned.add(id(p))
                 grads[p] = total
     return leaves
+
+
+def bad_vjp(ctx: Any, results: Any, parents: Sequence[Tensor]) -> str:
+    """Why a VJP's return value is not one gradient (or None) per input."""
+    name = type(ctx).__name__
+    if type(results) is not tuple:
+        return (f"{name}.vjp must return a tuple with one gradient (or None) per input ({len(parents)}), "
+                f"got {type(results).__name__}")
+    return f"{name}.vjp returned {len(results)} gradients for {len(parents)} inputs"
+
+
+def _watched(ctx: Any, g: Any, t: Tensor, parents: Sequence[Tensor], results: tuple[Any, ...], anomaly: bool,
+             rec: Recorder | None) -> tuple[Any, ...]:
+    """The walk's one hook per node: NaN/Inf reporting, and the jit's recording of the VJP (which hands back
+    the results fitted to their inputs, as arrays it has written down)."""
+    if anomaly:
+        _check_results(ctx, results, parents)
+    if rec is not None:
+        return rec.record_vjp(ctx, g, t, parents, results)
+    return results
 
 
 def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
@@ -222,35 +214,39 @@ def _check_results(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]) 
             grad_mode.check_finite(r, f"{type(ctx).__name__}.vjp", f"the gradient of input {i}", shapes)
 
 
-def _fit_array(gp: Any, p: Tensor, ctx: Any) -> np.ndarray:
-    """Bring one VJP result to its input's shape and dtype, or say which op got it wrong."""
-    gp = np.asarray(gp)
-    shape = p.data.shape
-    if gp.shape != shape:
-        try:
-            gp = np.asarray(sum_to(gp, shape))  # summing down to shape () gives a NumPy scalar
-        except (RuntimeError, ValueError) as exc:
-            raise RuntimeError(f"{type(ctx).__name__}.vjp returned shape {gp.shape} for an input of shape {shape}") \
-                from exc
-    if gp.dtype != p.data.dtype:
-        gp = gp.astype(p.data.dtype)
-    return gp
+def fit(g: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """A VJP result brought to its input's shape (undoing broadcasting) and dtype. Works on arrays and on
+    the jit's traced arrays, so the capture records exactly this."""
+    if g.shape != shape:
+        g = sum_to(g, shape)
+        if isinstance(g, np.generic):  # summing down to shape () gives a NumPy scalar
+            g = np.asarray(g)
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    return g
 
 
-def _as_tensor(g: Any) -> Tensor:
-    from .tensor import Tensor
-
-    return g if isinstance(g, Tensor) else Tensor._wrap(g)
+def fit_gradient(gp: Any, p: Tensor, parents: Sequence[Tensor], ctx: Any) -> np.ndarray:
+    """`fit` for the walk, or an error naming the op and the input whose gradient it got wrong."""
+    name, i = type(ctx).__name__, next(k for k, q in enumerate(parents) if q is p)
+    data = p.data
+    if not isinstance(gp, (np.ndarray, np.generic)) or gp.dtype.kind not in "fbiu":
+        what = f"dtype {gp.dtype}" if isinstance(gp, (np.ndarray, np.generic)) else type(gp).__name__
+        raise TypeError(f"{name}.vjp returned {what} as the gradient of input {i} ({data.shape} {data.dtype}); "
+                        f"expected a floating-point array")
+    try:
+        return np.asarray(fit(np.asarray(gp), data.shape, data.dtype))
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"{name}.vjp returned shape {np.shape(gp)} as the gradient of input {i}, whose shape is "
+                         f"{data.shape} (and the first cannot be summed down to the second)") from exc
 
 
 def _accumulate(old: Any, g: Any) -> Any:
     """A second backward() adds to `.grad` out of place: the old buffer may be shared or held by the user."""
-    from .tensor import Tensor
-
-    if isinstance(g, Tensor):  # create_graph: the sum is recorded too
-        return _as_tensor(old) + g
+    if isinstance(g, TensorCore):  # create_graph: the sum is recorded too
+        return (old if isinstance(old, TensorCore) else type(g)._wrap(old)) + g  # type: ignore[operator]
     if type(old) is np.ndarray:
         return np.asarray(old + g)
     if old._ctx is not None:  # a differentiable .grad from create_graph stays in its graph
-        return old + Tensor._wrap(g)
+        return old + type(old)._wrap(g)
     return np.asarray(old.data + g)

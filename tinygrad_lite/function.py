@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from .node import TensorCore, apply_lifted
+
 REGISTRY: dict[str, type[Function]] = {}
 
 
@@ -65,16 +67,32 @@ class Function:
 
     @classmethod
     def call(cls, *args: Any, **params: Any) -> Any:
-        """Run the primitive on NumPy arrays (plain result) or on Tensors (recorded in the graph)."""
-        if isinstance(args[0], (np.ndarray, np.generic)):
-            out = cls().forward(*args, **params)
-            return out if type(out) is np.ndarray else np.asarray(out)
-        from .tensor import apply_lifted  # the Tensor path only; a late import keeps function.py free of Tensor
+        """Run the primitive on Tensors (recorded in the graph), else on arrays (plain result).
 
+        VJPs use this, so one rule serves a plain backward (arrays), `create_graph` (Tensors) and the jit's
+        recording (traced arrays, which NumPy's functions accept)."""
+        for a in args:
+            if isinstance(a, TensorCore):
+                return apply_lifted(cls, *args, **params)
+        out = cls().forward(*args, **params)
+        return np.asarray(out) if isinstance(out, np.generic) else out  # NumPy gives scalars for 0-d
+
+    @classmethod
+    def apply(cls, *args: Any, **params: Any) -> Any:
+        """Run this op on tensors (Python numbers and arrays are lifted to constants) and record it for
+        backward: `MyOp.apply(x, 2.0, axis=0)`, the PyTorch and tinygrad habit for custom ops."""
+        if not any(isinstance(a, TensorCore) for a in args):
+            raise TypeError(f"{cls.__name__}.apply needs at least one Tensor argument, got "
+                            f"{', '.join(type(a).__name__ for a in args) or 'none'}")
         return apply_lifted(cls, *args, **params)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}>"
+
+
+def data_of(x: Any) -> Any:
+    """The array behind an input that is data, never differentiated (labels, masks), also under create_graph."""
+    return x.data if isinstance(x, TensorCore) else x
 
 
 class NumpyFn(Function):
@@ -90,4 +108,4 @@ class NumpyFn(Function):
     differentiable = False
 
     def forward(self, *xs: np.ndarray, func: Any, **kwargs: Any) -> np.ndarray:
-        return np.asarray(func(*xs, **kwargs))
+        return func(*xs, **kwargs)  # type: ignore[no-any-return]  # apply makes a scalar an array

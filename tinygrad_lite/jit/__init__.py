@@ -27,8 +27,8 @@ import sys
 from collections.abc import Callable
 from typing import Any, overload
 
-from .function import JittedFunction, reset_all, settings
 from .ir import JitError
+from .jitted import JittedFunction, reset_all, settings
 
 __all__ = ["JitError", "JittedFunction", "jit"]
 
@@ -41,7 +41,7 @@ class Jit:
 
     JitError = JitError
     # `tinygrad_lite.jit` names this object, which shadows the package of the same name: these two let
-    # `import tinygrad_lite.jit.tape as t` and `tinygrad_lite.jit.replay` still find the modules.
+    # `import tinygrad_lite.jit.record as r` and `tinygrad_lite.jit.replay` still find the modules.
     __name__ = __name__
     __path__ = __path__
 

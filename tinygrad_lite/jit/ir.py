@@ -56,19 +56,19 @@ class TensorRef:
         self.arg, self.tensor = arg, tensor
 
 
-QUIET = {  # NumPy floating-point warnings silenced: by log, sqrt, / and ** ("op"); by the backward walk
-    "op": {"divide": "ignore", "invalid": "ignore"},
-    "backward": {"divide": "ignore", "invalid": "ignore", "over": "ignore"},
-}
+def copy_array(a: np.ndarray) -> np.ndarray:
+    """A fresh, writeable copy: what a caller is handed in place of an array the step may write again."""
+    return np.array(a, copy=True)
 
 
 class Kernel:
     """One call. `tag` says how replay emits it:
     "call" `outs = fn(*args, **kwargs)` (`unpack` for tuples), "read" a leaf's `.data`,
-    "store" `engine._store(tensor, value)`, "setgrad" `tensor._grad = value`, "effect" `fn()`.
+    "store" `engine.store(tensor, value)`, "setgrad" `tensor._grad = value`, "effect" `fn()`,
+    "guard" a check that a branch or a shape the capture depended on holds (kwargs `expect` or `shape`).
     `out_ok`: fn takes `out=` for its single output; `alias`: the result may view an input's memory;
-    `effect`: never folded, dropped or moved; `errstate`: a key of QUIET, the warnings to silence around it
-    (as the primitive or the engine's backward walk does);
+    `effect`: never folded, dropped or moved; `errstate`: the NumPy floating-point error settings to run it
+    under, as (name, setting) pairs (an op's own np.errstate, or the backward walk's);
     `elementwise`: a plain ufunc, which may write over an input that nothing reads afterwards."""
 
     __slots__ = ("tag", "fn", "args", "kwargs", "outs", "unpack", "out_ok", "alias", "effect", "errstate",
@@ -76,7 +76,7 @@ class Kernel:
 
     def __init__(self, tag: str, fn: Callable[..., Any] | None, args: tuple[Any, ...], outs: list[Value | None],
                  name: str, kwargs: dict[str, Any] | None = None, *, unpack: bool = False, out_ok: bool = False,
-                 alias: bool = False, effect: bool = False, errstate: str = "", ctx: Any = None,
+                 alias: bool = False, effect: bool = False, errstate: tuple[tuple[str, str], ...] = (), ctx: Any = None,
                  asarray: bool = False) -> None:
         self.tag, self.fn, self.args, self.kwargs, self.outs = tag, fn, args, kwargs or {}, outs
         self.unpack, self.out_ok, self.alias, self.effect = unpack, out_ok, alias, effect
@@ -103,8 +103,10 @@ def values_in(obj: Any) -> Iterator[Value]:
 class Tape:
     """A finished capture: kernels in program order, the values, the outputs' structure."""
 
-    def __init__(self, values: list[Value], kernels: list[Kernel], outputs: Any, n_args: int) -> None:
+    def __init__(self, values: list[Value], kernels: list[Kernel], outputs: Any, n_args: int,
+                 fallbacks: list[str] | None = None) -> None:
         self.values, self.kernels, self.outputs, self.n_args = values, kernels, outputs, n_args
+        self.fallbacks = fallbacks or []  # "Op.method: why" for each op replayed as one call of its method
 
 
 # --- comparing two captures ------------------------------------------------------------------------

@@ -18,14 +18,10 @@ import numpy as np
 
 from .. import engine
 from ..tensor import Tensor
-from .ir import ARG, CONST, LEAF, QUIET, Tape, TensorRef, Value
+from .ir import ARG, CONST, LEAF, JitError, Tape, TensorRef, Value, copy_array
 from .plan import Plan, describe, make_plan
 
 MISS = object()  # returned by a replay whose guards failed (nothing has run)
-
-
-def _copy(a: Any) -> np.ndarray:
-    return np.array(a, copy=True)
 
 
 def _same_layout(a: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -65,7 +61,15 @@ def _fast_errstate() -> tuple[Any, Any, Any] | None:
 
 
 _FAST_ERRSTATE = _fast_errstate()
-_BUILTINS = {"MISS": MISS, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": _copy, "STORE": engine._store,
+def _branch_changed(name: str) -> None:
+    raise JitError(f"jit: a replay found that {name} came out differently than during the capture, after the step "
+                   f"had already changed state (an optimizer update, a stored gradient or a random draw), so it "
+                   f"cannot start over. Its result would differ from eager mode. Keep data-dependent branches "
+                   f"before any update, or leave this function un-jitted.")
+
+
+_BUILTINS = {"MISS": MISS, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
+             "CHANGED": _branch_changed,
              "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount, "ALONE": _alone(),
              "QSET": None, "QRESET": None, "QMAKE": None}
 if _FAST_ERRSTATE is not None:
@@ -80,6 +84,7 @@ class _Writer:
         self.names: dict[int, str] = {}  # value index -> expression
         self.lines: list[str] = []
         self.prologue: list[str] = []
+        self.committed = False
         self.nonlocal_names: list[str] = []
         self._guards: dict[int, str] = {}  # id(tensor) -> name of its array read in the prologue
 
@@ -143,11 +148,13 @@ class _Writer:
         return name
 
     def write(self) -> None:
-        quiet = ""
+        quiet: tuple[tuple[str, str], ...] = ()
         seen_effect = False
+        self.committed = False  # whether a kernel with an effect outside the replay's own buffers has run
         for k in self.plan.kernels:
             line = self.kernel(k, seen_effect)
             seen_effect = seen_effect or k.tag == "effect"  # an opaque call might rebind a leaf's .data
+            self.committed = self.committed or (k.effect and k.tag != "guard")
             if line is None:
                 continue
             if k.errstate != quiet:  # one block per run of such kernels
@@ -159,16 +166,16 @@ class _Writer:
         self._close_quiet(quiet)
         self.lines.append(f"return {self.output(self.plan.tape.outputs)}")
 
-    def _open_quiet(self, quiet: str) -> None:
+    def _open_quiet(self, quiet: tuple[tuple[str, str], ...]) -> None:
         if not quiet:
             return
-        settings = ", ".join(f"{n}={v!r}" for n, v in QUIET[quiet].items())
+        settings = ", ".join(f"{n}={v!r}" for n, v in quiet)
         if _FAST_ERRSTATE is None:
             self.lines.append(f"with ERRSTATE({settings}):")
         else:  # what np.errstate's __enter__ does, without building the object: ~0.2 us instead of ~1 us
             self.lines += [f"quiet = QSET(QMAKE({settings}))", "try:"]
 
-    def _close_quiet(self, quiet: str) -> None:
+    def _close_quiet(self, quiet: tuple[tuple[str, str], ...]) -> None:
         if quiet and _FAST_ERRSTATE is not None:
             self.lines += ["finally:", "    QRESET(quiet)"]
 
@@ -188,6 +195,14 @@ class _Writer:
             t = self.expr(target)  # the engine's _store, with its common case written out (and wrapped
             # already, which `.grad` would do on the optimizer's first read anyway)
             return f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})"
+        if k.tag == "guard":
+            v = self.value(k.args[0])
+            if "shape" in k.kwargs:
+                test, what = f"{v}.shape != {k.kwargs['shape']!r}", "the shape of a result that depends on the values"
+            else:
+                test, what = f"bool({v}) is not {k.kwargs['expect']!r}", "a data-dependent branch inside an op"
+            fail = f"CHANGED({what!r})" if self.committed else "return MISS"
+            return f"if {test}:\n    {fail}"
         if k.tag == "setgrad":
             target, v = k.args
             value = "None" if v is None else f"WRAP({self.output_array(v)})"
@@ -258,6 +273,10 @@ class Program:
         self.listing = describe(plan)  # one line per kernel, for debugging
         self.n_kernels = len(plan.kernels)
         self.n_buffers = len(plan.buffers)
+        # Ops replayed as one call of their forward or vjp (the rule could not be traced), and why: a rule
+        # rewritten into a form the tracer cannot follow shows up here instead of silently slowing down.
+        self.fallbacks = list(tape.fallbacks)
+        self.generic_calls = [k.name for k in plan.kernels if k.ctx is not None]  # the same ops, as replayed
         namespace: dict[str, Any] = {}
         exec(compile(self.source, "<tinygrad_lite.jit replay>", "exec"), namespace)  # noqa: S102 - our own text
         self.closure = [*_BUILTINS.values(), *[o for _, o in w.closure]]  # what the names in `source` stand for

@@ -17,8 +17,9 @@ import numpy as np
 
 from .._nn_ops import _kept_labels, _kept_mask, out_of_range_labels, reduce_loss
 from ..function import NumpyFn
+from ..node import apply
 from ..ops.softmax import SoftmaxCrossEntropy
-from ..tensor import Tensor, apply
+from ..tensor import Tensor
 
 REDUCTIONS = ("mean", "sum", "none")
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ..node import TensorCore
 from .binary import Equal
 from .movement import Expand, Flip, Reshape
 from .unary import Cast
@@ -30,8 +31,6 @@ class Sum(Function):
         return x.sum(axis=axis, keepdims=keepdim)  # the method skips np.sum's Python wrapper
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
-        if type(g) is np.ndarray and g.size == 1:  # a loss's sum: one fill, no reshape-then-broadcast
-            return (np.full(x.shape, g.reshape(()), dtype=g.dtype),)
         if not self.keepdim:
             g = Reshape.call(g, shape=kept_shape(x.shape, self.axis))
         return (Expand.call(g, shape=x.shape),)
@@ -70,7 +69,7 @@ class Prod(Function):
         shape = kept_shape(x.shape, self.axis)
         if not self.keepdim:
             g = Reshape.call(g, shape=shape)
-        if not isinstance(x, np.ndarray):
+        if isinstance(x, TensorCore):
             # Written in differentiable terms only where no factor is zero.
             if bool((x.data == 0).any()):
                 raise NotImplementedError(

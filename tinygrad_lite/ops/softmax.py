@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, register
+from ..function import Function, data_of, register
 from .movement import Reshape
 from .reduce import Sum
 from .unary import Exp
@@ -49,19 +49,14 @@ class SoftmaxCrossEntropy(Function):
         kept = labels != ignore_index
         picked = logp[np.arange(len(labels)), np.where(kept, labels, 0)]
         loss = -picked if smoothing == 0 else -(1 - smoothing) * picked - smoothing * logp.mean(axis=1)
-        return loss if kept.all() else np.where(kept, loss, 0).astype(x.dtype)
+        return np.where(kept, loss, np.zeros((), x.dtype))
 
     def vjp(self, g: Any, out: Any, x: Any, labels: Any) -> tuple[Any, None]:
         # Written with Prim.call so that under create_graph the gradient is itself differentiable.
-        lab = labels if isinstance(labels, np.ndarray) else labels.data  # labels are data, never differentiated
+        lab = data_of(labels)  # labels are data, never differentiated
         rows, classes = x.shape
-        kept = lab != self.ignore_index
-        target = np.full((rows, classes), self.smoothing / classes, dtype=x.dtype)
-        if kept.all():
-            target[np.arange(rows), lab] += 1 - self.smoothing
-            diff = Exp.call(LogSoftmax.call(x, axis=1)) - target
-        else:
-            target[np.arange(rows), np.where(kept, lab, 0)] += 1 - self.smoothing
-            target[~kept] = 0
-            diff = Exp.call(LogSoftmax.call(x, axis=1)) * kept[:, None].astype(x.dtype) - target
+        hit = (lab[:, None] == np.arange(classes)).astype(x.dtype)
+        target = hit * (1 - self.smoothing) + self.smoothing / classes
+        kept = (lab != self.ignore_index)[:, None]
+        diff = (Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept
         return Reshape.call(g, shape=(rows, 1)) * diff, None

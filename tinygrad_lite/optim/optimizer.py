@@ -1,7 +1,7 @@
 """`Optimizer`: the base of SGD, Adam, AdamW, RMSprop and Adagrad — parameter groups, checks, state, zero_grad.
 
 The contract every optimizer keeps (the JIT relies on it): `step()` only calls `_update()`, after
-telling a running jit capture (`_tape.active.record_call`) so that each replay calls it again.
+telling a running jit capture (`_capture.active.record_call`) so that each replay calls it again.
 `_update()` does all its maths on NumPy arrays. It reads `p.grad.data` without ever writing into it
 (the engine may share one gradient buffer between tensors), and it changes `p.data` and the state
 buffers *in place*, so the arrays a recording holds stay the ones in use. No graph is built.
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _tape
+from .. import _capture
 from ..tensor import Tensor
 
 ParamGroup = dict[str, Any]
@@ -180,8 +180,8 @@ class Optimizer:
 
     def step(self) -> None:
         """Update every parameter that has a gradient; parameters whose `.grad` is None are left alone."""
-        if _tape.active is not None:  # a jit capture: its replays call _update again at this point
-            _tape.active.record_call(self._update, f"{type(self).__name__}.step")
+        if _capture.active is not None:  # a jit capture: its replays call _update again at this point
+            _capture.active.record_call(self._update, f"{type(self).__name__}.step")
         self._update()
 
     def _update(self) -> None:

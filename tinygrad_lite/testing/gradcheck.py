@@ -21,8 +21,8 @@ from typing import Any, NoReturn
 import numpy as np
 
 from .. import engine, grad_mode
-from ..functional import grad
 from ..tensor import Tensor
+from ..transforms import grad
 
 FULL_LIMIT = 64  # inputs and outputs up to this many elements get a full Jacobian
 LOCATE_LIMIT = 4096  # on a failed projection, inputs up to this size are searched element by element

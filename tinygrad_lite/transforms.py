@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from . import engine, grad_mode
+from .node import apply
 from .ops.unary import Cast
-from .tensor import GradientError, Tensor, apply
+from .tensor import GradientError, Tensor
 
 
 def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:

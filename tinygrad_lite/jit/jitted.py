@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from .. import _tape, grad_mode
+from .. import _capture, grad_mode
 from ..tensor import Tensor
 from .ir import JitError, Tape, check_same
+from .record import Recorder
 from .replay import MISS, Program
-from .tape import Recorder
 
 MAX_CAPTURES = 64  # captures kept per function before the oldest is dropped
 
@@ -93,7 +93,7 @@ class JittedFunction:
         return self if instance is None else functools.partial(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self.enabled and settings.enabled) or _tape.active is not None or grad_mode.state.detect_anomaly:
+        if not (self.enabled and settings.enabled) or _capture.active is not None or grad_mode.state.detect_anomaly:
             return self.fn(*args, **kwargs)  # disabled, called while an outer jit captures, or debugging NaNs
         tensors: list[Tensor] = []
         key = _key(args, kwargs, tensors) if args or kwargs else grad_mode.state.enabled
@@ -112,11 +112,11 @@ class JittedFunction:
         rec.start()
         collecting = gc.isenabled()
         gc.disable()  # so what the call allocates stays young, and finish() can free its cycles deterministically
-        _tape.active = rec
+        _capture.active = rec
         try:
             result = self.fn(*args, **kwargs)
         finally:
-            _tape.active = None
+            _capture.active = None
             kept = rec.stop()
             if collecting:
                 gc.enable()

@@ -11,6 +11,7 @@ during the call that nothing else holds, such as a lifted Python number: its val
 from __future__ import annotations
 
 import gc
+import logging
 import sys
 import warnings
 import weakref
@@ -19,24 +20,28 @@ from typing import Any
 
 import numpy as np
 
-from .. import _creation, engine, grad_mode
-from .. import tensor as _t
-from . import kernels as K
-from .ir import ARG, CONST, EXT, LEAF, QUIET, TMP, JitError, Kernel, Tape, TensorRef, Value
+from .. import _creation, engine
+from ..function import Function
+from ..node import TensorCore, constants
+from .ir import ARG, CONST, EXT, LEAF, TMP, JitError, Kernel, Tape, TensorRef, Value, copy_array
+from .trace import Traced, Tracer, Untraceable
+
+log = logging.getLogger("tinygrad_lite.jit")
 
 
-def fit(g: Any, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
-    """A VJP result brought to its input's shape and dtype, as the engine's walk does."""
-    g = np.asarray(g)
-    if g.shape != shape:
-        g = np.asarray(engine.sum_to(g, shape))  # summing down to shape () gives a NumPy scalar
-    if g.dtype != dtype:
-        g = g.astype(dtype)
-    return g
+def same_bits(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
-def copy(a: np.ndarray) -> np.ndarray:
-    return np.array(a, copy=True)
+def _stateful(ctx: Any) -> bool:
+    """Whether ctx's forward keeps per-call state in slots of its own (an index, an axis) for its vjp."""
+    for cls in type(ctx).__mro__:
+        if cls is Function:
+            return False
+        if getattr(cls, "__slots__", ()):
+            return True
+    return False
 
 
 class Draw:
@@ -83,20 +88,33 @@ def _astype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return a.astype(dtype)
 
 
+def _errstate() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted((k, str(v)) for k, v in np.geterr().items()))
+
+
 class Recorder:
-    """Implements the hooks of `tinygrad_lite._tape` for one call of a jitted function."""
+    """Implements the hooks of `tinygrad_lite._capture` for one call of a jitted function.
+
+    Each primitive's forward, and each VJP the backward walk runs, is traced (trace.py): run again on
+    Traced arrays, so the replay runs the op's own NumPy calls. What cannot be traced is replayed as one
+    call of the op's method; `fallbacks` lists each such op with the reason.
+    """
 
     def __init__(self, arg_tensors: Sequence[Any]) -> None:
         self.values: list[Value] = []
         self.kernels: list[Kernel] = []
+        self.fallbacks: list[str] = []  # "Op.method: why", for each op replayed as one generic call
         self._by_array: dict[int, Value] = {}
+        self._keep: list[np.ndarray] = []  # arrays known by id: alive until the capture ends, so ids stay unique
         self._args = list(arg_tensors)
         self._arg_index = {id(t): i for i, t in enumerate(self._args)}
         self._ctxs: dict[int, Any] = {}  # the nodes recorded in this call (a backward must stay among them)
+        self._twins: dict[int, Any] = {}  # id(ctx) -> the ctx whose forward was traced (its state is Traced)
         self._params: dict[int, dict[str, Any]] = {}  # their forward's params, with Values for tracked arrays
         self._produced: dict[int, Any] = {}  # id -> weakref of tensors made by recorded ops
         self._draws: list[Value] = []
         self._backward_ran = False
+        self._baseline = _errstate()
         for i, t in enumerate(self._args):
             if id(t.data) not in self._by_array:
                 v = self._register(ARG, t.data)
@@ -125,6 +143,12 @@ class Recorder:
     def _new_tmp(self, array: np.ndarray) -> Value:
         return self._register(TMP, array)
 
+    def _known(self, array: np.ndarray, v: Value) -> None:
+        """`array` (made by eager code) holds v's value: a later use of it is a use of v."""
+        if v.array is not array:
+            self._keep.append(array)
+            self._by_array[id(array)] = v
+
     def value_of(self, t: Any) -> Value:
         """The Value of tensor t's data; an external one is read at the point of its first use."""
         arr = t.data
@@ -137,10 +161,14 @@ class Recorder:
             v.refs.append(weakref.ref(t))
         return v
 
-    def _root_value(self, a: np.ndarray) -> Value:
-        """A root gradient: tracked if the step computed it, else a constant (`ones` for a scalar loss)."""
+    def _array_value(self, a: Any) -> Value:
+        """An array the walk holds: tracked if the step computed it, else a constant (`ones` for a scalar loss)."""
+        a = np.asarray(a)
         v = self._by_array.get(id(a))
-        return self._register(CONST, a) if v is None else v
+        if v is None:
+            self._keep.append(a)
+            v = self._register(CONST, a)
+        return v
 
     def _dynamic(self, obj: Any) -> Any:
         """A parameter with every array the step tracks replaced by its Value (an index from a tensor)."""
@@ -162,8 +190,18 @@ class Recorder:
             return None
         return TensorRef(tensor=t)
 
-    def _emit(self, emit: K.Emitter) -> None:
-        self.kernels += emit.kernels
+    def _tracer(self) -> Tracer:
+        return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup, self._known)
+
+    def _lookup(self, array: np.ndarray) -> Value | None:
+        return self._by_array.get(id(array))
+
+    def _fallback(self, what: str, exc: BaseException, start: int) -> None:
+        """Tracing `what` failed: drop its partial kernels, and say why (the caller records one generic call)."""
+        del self.kernels[start:]
+        reason = f"{what}: {type(exc).__name__}: {exc}"
+        self.fallbacks.append(reason)
+        log.debug("jit: replaying %s as one call (%s)", what, reason)
 
     # --- hooks: forward ---------------------------------------------------------------------------
     def record_op(self, ctx: Any, inputs: Sequence[Any], out: Any, params: dict[str, Any]) -> None:
@@ -175,16 +213,19 @@ class Recorder:
         if id(out.data) in self._by_array:  # the op handed back an array the step already has
             return
         name = type(ctx).__name__
-        emit = K.Emitter(self._new_tmp)
+        start = len(self.kernels)
+        twin = type(ctx)()
         try:
-            v = K.forward(emit, ctx, ins, kw)
-        except Exception:  # noqa: BLE001 - no fast kernel for these operands: the generic one serves
-            v = None
-        if v is not None and K.same_bits(v.array, out.data):
-            self._emit(emit)
-            del self._by_array[id(v.array)]
-            v.array = out.data
-            self._by_array[id(out.data)] = v
+            tr = self._tracer()
+            res = twin.forward(*[tr.wrap(v) for v in ins], **_traced_params(kw, tr))
+            v = res.v if isinstance(res, Traced) else self._array_value(res)
+            if not same_bits(v.array, out.data):
+                raise Untraceable("the traced result differs from the eager one")
+        except Exception as exc:  # noqa: BLE001 - any failure to trace means: replay the method itself, and say so
+            self._fallback(f"{name}.forward", exc, start)
+        else:
+            self._known(out.data, v)
+            self._twins[id(ctx)] = twin
             return
         v = self._new_tmp(out.data)
         self.kernels.append(Kernel("call", ctx.forward, tuple(ins), [v], name, kw, alias=_shares([out.data], ins),
@@ -217,134 +258,106 @@ class Recorder:
             f"number, a print) would run once, during the capture. Return the tensor and read it outside, "
             f"use tensor operations (e.g. `Tensor.where`), or leave this function un-jitted.")
 
-    # --- hooks: backward --------------------------------------------------------------------------
-    def _add(self, a: Value, b: Value) -> Value:
-        emit = K.Emitter(self._new_tmp)
-        v = emit.ufunc(np.add, a, b)
-        self._emit(emit)
-        return v
-
-    def _vjp(self, ctx: Any, g: Value, out: Value, xs: list[Value]) -> list[Value | None]:
-        ref = ctx.vjp(g.array, out.array, *[x.array for x in xs])
-        needs = ctx.needs_grad
-        emit = K.Emitter(self._new_tmp)
-        try:
-            fast = K.vjp(emit, ctx, g, out, xs, self._params.get(id(ctx)))
-        except Exception:  # noqa: BLE001 - no fast kernel for these operands: the generic one serves
-            fast = None
-        if fast is not None and all(
-            not need or (r is None) == (f is None) and (r is None or K.same_bits(f.array, r))  # type: ignore[union-attr]
-            for r, f, need in zip(ref, fast, needs)
-        ):
-            self._emit(emit)
-            return [f if need else None for f, need in zip(fast, needs)]
-        outs: list[Value | None] = [
-            self._new_tmp(np.asarray(r)) if r is not None and need else None for r, need in zip(ref, needs)
-        ]
-        for o, r in zip(outs, ref):
-            if o is not None and type(r) is np.ndarray:
-                o.array = r  # the very array, so a later use of it is recognised
-                self._by_array[id(r)] = o
-        alias = _shares([o.array for o in outs if o is not None], [g, out, *xs])
-        self.kernels.append(Kernel("call", ctx.vjp, (g, out, *xs), list(outs), f"{type(ctx).__name__}.vjp",
-                                   unpack=True, alias=alias, ctx=ctx))
-        return outs
-
-    def run_backward(self, roots: Sequence[Any], root_grads: Sequence[Any], retain_graph: bool,
-                     create_graph: bool, capture: Sequence[Any] | None) -> list[Any] | None:
-        """The engine's walk (`engine._walk`), same order and same NumPy calls, written down."""
+    # --- hooks: the backward walk -----------------------------------------------------------------
+    def record_backward(self) -> None:
+        """A backward pass starts (the function's result may then keep no graph of its own)."""
         self._backward_ran = True
-        nodes, leaves = engine._graph_nodes(roots)
-        for t in nodes:
-            if self._ctxs.get(id(t._ctx)) is not t._ctx:
-                raise JitError(f"jit: backward() inside the jitted function reaches a {type(t._ctx).__name__} "
-                               f"computed before the call (shape {t.shape}). Compute it inside the function, or "
-                               f"detach() it before the call.")
-        if create_graph:
-            return self._backward_graph(nodes, leaves, roots, root_grads, retain_graph, capture)
+
+    def record_vjp(self, ctx: Any, g: Any, t: Any, parents: Sequence[Any],
+                   results: tuple[Any, ...]) -> tuple[Any, ...]:
+        """The walk ran `ctx.vjp`: write it down, with each gradient fitted to its input (engine.fit), and
+        hand back the fitted arrays the walk goes on with."""
+        recorded = id(ctx) in self._ctxs and self._ctxs[id(ctx)] is ctx
+        if not recorded:
+            raise JitError(f"jit: backward() inside the jitted function reaches a {type(ctx).__name__} "
+                           f"computed before the call (shape {t.shape}). Compute it inside the function, or "
+                           f"detach() it before the call.")
+        needs = ctx.needs_grad
+        fitted = [None if r is None or not need else engine.fit_gradient(r, p, parents, ctx)
+                  for r, p, need in zip(results, parents, needs)]
+        gv, out, xs = self._array_value(g), self.value_of(t), [self.value_of(p) for p in parents]
+        twin: Any = self._twins.get(id(ctx))
         start = len(self.kernels)
-        # The engine walks with these warnings off (a pole gives ±inf silently); so does this walk, and its replay.
-        with np.errstate(**QUIET["backward"]):  # type: ignore[arg-type]
-            found = self._walk(nodes, leaves, roots, root_grads, retain_graph, capture)
-        for k in self.kernels[start:]:
-            k.errstate = "backward"
-        return found
-
-    def _walk(self, nodes: list[Any], leaves: list[Any], roots: Sequence[Any], root_grads: Sequence[Any],
-              retain_graph: bool, capture: Sequence[Any] | None) -> list[Any] | None:
-        grads: dict[int, Value | None] = {}
-        for r, g in zip(roots, root_grads):
-            root_v = self._root_value(np.asarray(g))
-            prev = grads.get(id(r))
-            grads[id(r)] = root_v if prev is None else self._add(prev, root_v)
-        keep = set() if capture is None else {id(t) for t in capture}
-        while nodes:
-            t = nodes.pop()
-            k = id(t)
-            gv = grads[k] if k in keep else grads.pop(k, None)
-            ctx: Any = t._ctx
-            parents = ctx.parents
-            if not retain_graph:
-                ctx.drop_inputs()
-            if gv is None:
+        name = type(ctx).__name__
+        if twin is not None:
+            try:
+                tr = self._tracer()
+                with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # as the walk runs
+                    twin.needs_grad = needs
+                    traced = twin.vjp(tr.wrap(gv), tr.wrap(out), *[tr.wrap(x) for x in xs])
+                    self._traced_results(traced, fitted, parents, tr)
+            except Exception as exc:  # noqa: BLE001 - replay the method itself, and say why
+                self._fallback(f"{name}.vjp", exc, start)
+            else:
+                for k in self.kernels[start:]:
+                    k.errstate = k.errstate or self._walk_errstate()
+                return tuple(fitted)
+            if _stateful(ctx):  # the real ctx's state is what its generic vjp reads: its forward must set it
+                self.kernels.append(Kernel("effect", ctx.forward, tuple(xs), [], f"{name}.forward (state)",
+                                           self._params.get(id(ctx), {}), effect=True, ctx=ctx))
+        outs: list[Value | None] = [
+            self._new_tmp(np.asarray(r)) if r is not None and need else None for r, need in zip(results, needs)
+        ]
+        alias = _shares([o.array for o in outs if o is not None], [gv, out, *xs])
+        self.kernels.append(Kernel("call", ctx.vjp, (gv, out, *xs), list(outs), f"{name}.vjp", unpack=True,
+                                   alias=alias, ctx=ctx, errstate=self._walk_errstate()))
+        tr = self._tracer()
+        for o, f, p in zip(outs, fitted, parents):
+            if o is None or f is None:
                 continue
-            if capture is None:
-                held = t._grad
-                t._grad = gv.array if held is None else engine._accumulate(held, gv.array)
-            results = self._vjp(ctx, gv, self.value_of(t), [self.value_of(p) for p in parents])
-            for p, rv, need in zip(parents, results, ctx.needs_grad):
-                if not need or rv is None:
-                    continue
-                data = p.data
-                if type(rv.array) is not np.ndarray or rv.shape != data.shape or rv.dtype != data.dtype:
-                    rv = self._call(fit, rv, "fit", shape=data.shape, dtype=data.dtype)
-                old_v = grads.get(id(p))
-                grads[id(p)] = rv if old_v is None else self._add(old_v, rv)
-        if capture is None:
-            for leaf in leaves:
-                final = grads.get(id(leaf))
-                if final is not None:
-                    self._store(leaf, final)
-            return None
-        found = [grads.get(id(t)) for t in capture]
-        return [None if v is None else _t.Tensor._wrap(v.array) for v in found]
+            fv = engine.fit(tr.wrap(o), p.data.shape, p.data.dtype)
+            self._known(f, fv.v)
+        return tuple(fitted)
 
-    def _backward_graph(self, nodes: list[Any], leaves: list[Any], roots: Sequence[Any], root_grads: Sequence[Any],
-                        retain_graph: bool, capture: Sequence[Any] | None) -> list[Any] | None:
-        """create_graph=True: the engine's own walk, whose VJPs run as recorded ops on Tensors."""
-        grads: dict[Any, Any] = {}  # keyed by Tensor, as the engine's walk expects
-        for r, g in zip(roots, root_grads):
-            grads[r] = g if r not in grads else grads[r] + g
-        with grad_mode.enable_grad():
-            engine._walk(grads, retain_graph, capture, create_graph=True)
-        if capture is not None:
-            return [g if g is None or isinstance(g, _t.Tensor) else _t.Tensor._wrap(g)
-                    for g in (grads.get(t) for t in capture)]
-        for leaf in leaves:
-            g = grads.get(leaf)
-            if g is not None:
-                self._store(leaf, self.value_of(g if isinstance(g, _t.Tensor) else _t.Tensor._wrap(g)), g)
-        return None
+    def _traced_results(self, traced: Any, fitted: list[Any], parents: Sequence[Any], tr: Tracer) -> list[Value]:
+        if type(traced) is not tuple or len(traced) != len(fitted):
+            raise Untraceable("the traced vjp returned another structure than the eager one")
+        found = []
+        for r, f, p in zip(traced, fitted, parents):
+            if f is None:
+                continue
+            if r is None:
+                raise Untraceable("the traced vjp gave no gradient where the eager one did")
+            rv = r if isinstance(r, Traced) else tr.wrap(self._array_value(r))
+            fv = engine.fit(rv, p.data.shape, p.data.dtype)
+            if not same_bits(fv.v.array, f):
+                raise Untraceable("the traced gradient differs from the eager one")
+            found.append((f, fv.v))
+        for f, v in found:
+            self._known(f, v)
+        return [v for _, v in found]
 
-    def _call(self, fn: Callable[..., Any], x: Value, name: str, **kwargs: Any) -> Value:
-        v = self._new_tmp(fn(x.array, **kwargs))
-        self.kernels.append(Kernel("call", fn, (x,), [v], name, kwargs, alias=_shares([v.array], [x])))
-        return v
+    def _walk_errstate(self) -> tuple[tuple[str, str], ...]:
+        """The walk runs with divide, invalid and overflow warnings off (a pole gives ±inf silently)."""
+        return (("divide", "ignore"), ("invalid", "ignore"), ("over", "ignore"))
 
-    def _store(self, leaf: Any, gv: Value, eager: Any = None) -> None:
-        """`leaf.grad` gets gv now (or `eager`, the Tensor a create_graph walk made) and at each replay."""
-        if not gv.array.flags.writeable:  # a broadcast view: `.grad` would copy it, out of our sight
-            gv = self._call(copy, gv, "copy")
-        engine._store(leaf, gv.array if eager is None else eager)
+    def record_add(self, old: np.ndarray, g: np.ndarray, total: np.ndarray) -> None:
+        """The walk added a second gradient into a tensor's: `total = old + g`."""
+        tr = self._tracer()
+        start = len(self.kernels)
+        res = tr.wrap(self._array_value(old)) + tr.wrap(self._array_value(g))
+        for k in self.kernels[start:]:
+            k.errstate = self._walk_errstate()
+        self._known(total, res.v)
+
+    def record_store(self, leaf: Any, g: Any) -> Any:
+        """`leaf.grad` gets g now and at each replay; returns what the walk stores (a writeable array)."""
+        gv = self.value_of(g) if isinstance(g, TensorCore) else self._array_value(g)
+        if isinstance(g, np.ndarray) and not g.flags.writeable:  # a broadcast view: `.grad` would copy it unseen
+            g = copy_array(g)
+            copied = self._new_tmp(g)
+            self.kernels.append(Kernel("call", copy_array, (gv,), [copied], "copy", alias=False))
+            gv = copied
         target = self._target(leaf)
         if target is not None:
-            self.kernels.append(Kernel("store", engine._store, (target, gv), [], "store grad", effect=True))
+            self.kernels.append(Kernel("store", engine.store, (target, gv), [], "store grad", effect=True))
+        return g
 
     # --- the end ----------------------------------------------------------------------------------
     def finish(self, result: Any) -> Tape:
         """Classify the external values, link random draws, describe the outputs."""
         gc.collect(0)  # tensors the call made and dropped inside reference cycles (create_graph makes some)
-        cached = {id(c) for c in _t._constants.values()}
+        cached = {id(c) for c in constants.values()}
         probe = Value(-1, CONST, np.empty(0))
         only_ours = sys.getrefcount(probe.array)
         for v in self.values:
@@ -362,7 +375,7 @@ class Recorder:
             v.refs = []
         self._link_draws()
         outputs = self._outputs(result)
-        return Tape(self.values, self.kernels, outputs, len(self._args))
+        return Tape(self.values, self.kernels, outputs, len(self._args), list(self.fallbacks))
 
     def _link_draws(self) -> None:
         """A constant equal to a draw of this call (cast to its dtype) is that draw: replay draws anew."""
@@ -376,7 +389,7 @@ class Recorder:
     def _drawn(self, array: np.ndarray, v: Value | None = None) -> Kernel | None:
         """The kernel that makes `array` from a draw of this call (as Tensor.rand casts it), if it is one."""
         for d in self._draws:
-            if d.shape == array.shape and K.same_bits(d.array.astype(array.dtype), array):
+            if d.shape == array.shape and same_bits(d.array.astype(array.dtype), array):
                 self._draws.remove(d)
                 if v is None:
                     v = self._new_tmp(array)
@@ -386,7 +399,7 @@ class Recorder:
 
     def _outputs(self, obj: Any) -> Any:
         """The result's structure with each tensor replaced by what replay returns in its place."""
-        if isinstance(obj, _t.Tensor):
+        if isinstance(obj, TensorCore):
             if obj._ctx is not None and obj._ctx.parents is not None and not self._backward_ran:
                 warnings.warn("jit: the jitted function returns a tensor that still has a graph; replays return "
                               "tensors without one, so call backward() inside the function (or use no_grad).",
@@ -407,3 +420,17 @@ class Recorder:
         if isinstance(obj, dict):
             return {k: self._outputs(o) for k, o in obj.items()}
         return obj
+
+
+def _traced_params(params: dict[str, Any], tr: Tracer) -> dict[str, Any]:
+    """A forward's params with tracked arrays (Values) as Traced arrays."""
+    def conv(o: Any) -> Any:
+        if isinstance(o, Value):
+            return tr.wrap(o)
+        if isinstance(o, tuple):
+            return tuple(conv(x) for x in o)
+        if isinstance(o, list):
+            return [conv(x) for x in o]
+        return o
+
+    return {k: conv(p) for k, p in params.items()}

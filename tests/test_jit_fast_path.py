@@ -1,0 +1,73 @@
+"""The replays of the benchmarked training steps run every op's own traced rule, none as a slow call of
+its whole forward or vjp: a rule rewritten into a form the jit cannot trace fails here instead of
+quietly slowing the replay down."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from engines import lite_engine  # noqa: E402
+from workloads import w1_article, w2_mlp  # noqa: E402
+
+import tinygrad_lite as tl  # noqa: E402
+from tinygrad_lite.function import Function  # noqa: E402
+from tinygrad_lite.ops.unary import Tanh  # noqa: E402
+
+STEPS = {"W1 article": (w1_article, {"name": "W1"}), "W2 MLP": (w2_mlp, {"name": "W2", "batch": 128})}
+
+
+@pytest.mark.parametrize("name", sorted(STEPS))
+def test_benchmarked_steps_replay_without_generic_fallbacks(name: str) -> None:
+    module, variant = STEPS[name]
+    variant = next(v for v in module.variants(quick=False) if v["name"] == variant["name"])
+    runner = lite_engine.build(module.problem(variant), "jit")
+    for _ in range(3):  # capture, capture again and compare, replay
+        runner.step()
+    program = runner._step.program()
+    assert program is not None
+    assert program.fallbacks == []
+    assert program.generic_calls == [], program.listing
+
+
+def test_an_untraceable_rule_is_named_not_hidden(monkeypatch: pytest.MonkeyPatch) -> None:
+    def vjp(self: Function, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return (g * (1 - float(out.sum()) * 0 - out * out),)  # reads a value into Python: cannot be traced
+
+    monkeypatch.setattr(Tanh, "vjp", vjp)
+    w = tl.Tensor([[0.3, -0.2]], requires_grad=True)
+
+    @tl.jit
+    def step(x: tl.Tensor) -> tl.Tensor:
+        w.grad = None
+        loss = (x @ w).tanh().sum()
+        loss.backward()
+        return loss
+
+    x = tl.Tensor([[1.0], [2.0]])
+    step(x), step(x)
+    program = step.program(x)
+    assert [f.split(":")[0] for f in program.fallbacks] == ["Tanh.vjp"]
+    assert "reads array values into Python" in program.fallbacks[0]
+
+
+def test_an_equivalent_rewrite_keeps_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tanh.vjp as g - g·out·out: the same rule in another form is traced just the same."""
+    monkeypatch.setattr(Tanh, "vjp", lambda self, g, out, x: (g - g * out * out,))
+    w = tl.Tensor([[0.3, -0.2]], requires_grad=True)
+
+    @tl.jit
+    def step(x: tl.Tensor) -> tl.Tensor:
+        w.grad = None
+        loss = (x @ w).tanh().sum()
+        loss.backward()
+        return loss
+
+    x = tl.Tensor([[1.0], [2.0]])
+    results = [step(x).item() for _ in range(3)]
+    assert step.program(x).fallbacks == []
+    assert results[0] == results[2]
