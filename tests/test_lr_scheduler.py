@@ -227,6 +227,34 @@ def test_state_dict_round_trip_continues_the_same_schedule(name, kwargs):
     assert saved["last_epoch"] == 7  # a snapshot: stepping on did not change it
 
 
+@pytest.mark.parametrize("kind", ["SGD", "RMSprop"])
+def test_one_cycle_on_an_optimizer_made_without_momentum_resumes_exactly(kind):
+    """OneCycleLR switches momentum on; the buffer appears on the first step. A fresh optimizer + scheduler (whose
+    buffer does not exist yet) loads that state and continues exactly as the uninterrupted run."""
+    def make():
+        w = Tensor(np.array([1.0, -2.0]), requires_grad=True)
+        opt = getattr(optim, kind)([w], lr=0.1)
+        return w, opt, ls.OneCycleLR(opt, max_lr=0.1, total_steps=12)
+
+    def train(w, opt, sched, steps):
+        for k in steps:
+            w.grad = Tensor(np.array([np.sin(k), np.cos(k)]))
+            opt.step()
+            sched.step()
+
+    w, opt, sched = make()
+    assert "momentum_buffer" not in opt.state[id(w)]
+    train(w, opt, sched, range(5))
+    assert "momentum_buffer" in opt.state[id(w)]
+    w2, opt2, sched2 = make()
+    w2.data[...] = w.data
+    opt2.load_state_dict(opt.state_dict())
+    sched2.load_state_dict(sched.state_dict())
+    train(w, opt, sched, range(5, 12))
+    train(w2, opt2, sched2, range(5, 12))
+    assert w.numpy().tobytes() == w2.numpy().tobytes()
+
+
 @pytest.mark.parametrize("name, kwargs", [*RESUMABLE[:5], ("OneCycleLR", {"max_lr": 0.5, "total_steps": 20})])
 def test_state_dict_has_torchs_keys_and_values(name, kwargs):
     ours_opt, their_opt = _optimizers()

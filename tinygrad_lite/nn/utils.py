@@ -24,7 +24,8 @@ import numpy as np
 
 from ..function import NumpyFn
 from ..grad_mode import no_grad
-from ..tensor import Tensor, apply
+from ..node import apply
+from ..tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_"]
 

@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from .. import _tape
+from .. import _capture
 from .optimizer import Optimizer, ParamGroup, check_number
 
 __all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR", "OneCycleLR",
@@ -96,8 +96,8 @@ class LRScheduler:
     def step(self) -> None:
         """Move to the next epoch (or batch): set each group's learning rate to the schedule's next value.
         Call it after `optimizer.step()`."""
-        if _tape.active is not None:  # inside a jit capture: each replay steps the schedule again here
-            _tape.active.record_call(self._advance, f"{type(self).__name__}.step")
+        if _capture.active is not None:  # inside a jit capture: each replay steps the schedule again here
+            _capture.active.record_call(self._advance, f"{type(self).__name__}.step")
         self._advance()
 
     def _advance(self, initial: bool = False) -> None:

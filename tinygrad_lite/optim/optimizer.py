@@ -164,8 +164,8 @@ class Optimizer:
         for group in self.param_groups:  # every group is checked before any is changed
             self._check_hyperparameters({**group, "lr": value})
         setter = _SetLR(self, value)
-        if _tape.active is not None:  # inside a jit capture: each replay sets it again at this point
-            _tape.active.record_call(setter, f"{type(self).__name__}.lr =")
+        if _capture.active is not None:  # inside a jit capture: each replay sets it again at this point
+            _capture.active.record_call(setter, f"{type(self).__name__}.lr =")
         setter()
 
     @property
