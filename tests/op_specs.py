@@ -136,6 +136,13 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
+erf = np.vectorize(math.erf, otypes=[F64])
+
+
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
+
+
 def chunk_ref(x: np.ndarray, chunks: int, dim: int) -> np.ndarray:
     n = x.shape[dim]
     size = max(1, -(-n // chunks))
@@ -356,6 +363,12 @@ UNARY = [
     Spec("sin", lambda x: x.sin(), np.sin, one(-5, 5), ("Sin",)),
     Spec("cos", lambda x: x.cos(), np.cos, one(-5, 5), ("Cos",)),
     Spec("tan", lambda x: x.tan(), np.tan, one(-1.2, 1.2), ("Sin", "Cos", "Div")),
+    Spec("log1p", lambda x: x.log1p(), np.log1p, one(-0.8, 5), ("Log1p",)),
+    Spec("expm1", lambda x: x.expm1(), np.expm1, one(), ("Expm1",)),
+    Spec("erf", lambda x: x.erf(), erf, one(-4, 4), ("Erf",)),
+    Spec("asin", lambda x: x.asin(), np.arcsin, one(-0.9, 0.9), ("Asin",)),
+    Spec("acos", lambda x: x.acos(), np.arccos, one(-0.9, 0.9), ("Acos",)),
+    Spec("atan", lambda x: x.atan(), np.arctan, one(-5, 5), ("Atan",)),
     Spec("tanh", lambda x: x.tanh(), np.tanh, one(), ("Tanh",)),
     Spec("sigmoid", lambda x: x.sigmoid(), sigmoid, one(-8, 8), ("Sigmoid",)),
     Spec("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), one(avoid=KINK), ("Relu",)),
@@ -381,6 +394,7 @@ UNARY = [
     Spec("mish", lambda x: x.mish(), lambda x: x * np.tanh(np.logaddexp(0, x)), one(-6, 6),
          ("Softplus", "Tanh", "Mul")),
     Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("Tanh", "Mul", "Add")),
+    Spec("gelu[none]", lambda x: x.gelu(approximate="none"), gelu_exact, one(-5, 5), ("Erf", "Mul", "Add")),
     Spec("quick_gelu", lambda x: x.quick_gelu(), lambda x: x * sigmoid(1.702 * x), one(-5, 5), ("Sigmoid", "Mul")),
     Spec("relu6", lambda x: x.relu6(), lambda x: np.clip(x, 0, 6), one(-2, 8, avoid=(0.0, 6.0)), ("Where",)),
     Spec("hardtanh", lambda x: x.hardtanh(), lambda x: np.clip(x, -1, 1), one(avoid=(-1.0, 1.0)), ("Where",)),
@@ -415,6 +429,11 @@ BINARY = [
     Spec("pow[reflected]", lambda x: 2.0 ** x, np.exp2, one(), ("Pow",)),
     Spec("reflected scalars", lambda x: 2.0 - x + 3.0 * x + 1.5 / (2.0 + x),
          lambda x: 2.0 - x + 3.0 * x + 1.5 / (2.0 + x), one(-1, 3), ("Sub", "Add", "Mul", "Div")),
+    # atan2(y, x): the second input is y, kept away from 0 so that no draw straddles the cut along x < 0
+    Spec("atan2", lambda x, y: y.atan2(x), lambda x, y: np.arctan2(y, x), two(avoid_y=KINK, margin_y=0.3),
+         ("Atan2",)),
+    Spec("atan2[scalar x]", lambda y: y.atan2(-2.0), lambda y: np.arctan2(y, -2.0), one(avoid=KINK, margin=0.3),
+         ("Atan2",)),
     Spec("maximum", lambda x, y: x.maximum(y), np.maximum, tst.broadcastable_shapes(2, **SMALL).flatmap(
         lambda s: st.tuples(tst.arrays(s[0], F64, lattice(0.0)), tst.arrays(s[1], F64, lattice(0.25))).map(
             lambda p: (p, {}))), ("Maximum",)),
