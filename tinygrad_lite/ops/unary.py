@@ -276,7 +276,7 @@ class Asin(Function):
             return np.arcsin(x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
-        with np.errstate(divide="ignore", invalid="ignore"):  # +inf at ±1, as PyTorch
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # +inf at ±1, as PyTorch
             return (g / Sqrt.call(1 - x * x),)
 
 
@@ -291,7 +291,7 @@ class Acos(Function):
             return np.arccos(x)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
-        with np.errstate(divide="ignore", invalid="ignore"):  # -inf at ±1, as PyTorch
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf at ±1, as PyTorch
             return (-(g / Sqrt.call(1 - x * x)),)
 
 
