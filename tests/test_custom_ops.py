@@ -6,6 +6,8 @@ the op and the input, in plain backward and under create_graph; an error raised 
 its type and gains the op's name."""
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -221,3 +223,14 @@ def test_an_error_whose_type_needs_more_than_a_message_keeps_its_type() -> None:
     text = str(raised)
     assert text.startswith("Gcd: ufunc 'gcd' did not contain a loop with signature matching types")
     assert "inputs (2,) float64, (2,) float64" in text and "positional argument" not in text
+
+
+# --- the documentation ---------------------------------------------------------------------------------------------
+def test_the_python_blocks_of_docs_custom_ops_run_as_written(capsys: pytest.CaptureFixture[str]) -> None:
+    doc = Path(__file__).resolve().parents[1] / "docs" / "custom_ops.md"
+    blocks = re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S)
+    assert len(blocks) == 3
+    for block in blocks:
+        exec(compile(block, str(doc), "exec"), {})  # noqa: S102 - our own documentation
+    printed = capsys.readouterr().out
+    assert printed.split() == "[-0.9701425 -0.19611614 0. 0.51449576 0.99503719]".split()
