@@ -628,6 +628,7 @@ NOT_OPS: dict[str, str] = {
     "attributes and graph bookkeeping": "data device dtype grad is_leaf ndim requires_grad shape backward detach "
                                         "requires_grad_ retain_grad realize",
     "values read out into Python or NumPy": "item numpy tolist numel element_size",
+    "drawing the graph, not an op": "to_dot",
     "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long",
     "Python protocol methods, not ops": "__init__ __repr__ __hash__ __len__ __iter__ __bool__ __float__ __int__ "
                                         "__index__ __setitem__",
