@@ -37,16 +37,23 @@ class _Layout:
         self.shape = tuple(a.shape[i] for i in self.order)
         self.back = tuple(int(i) for i in np.argsort(self.order))
 
+        self.identity = self.order == tuple(range(a.ndim))
+
     def empty(self) -> np.ndarray:
+        """A new array of this layout: its own base when the axes are in order, else a view of one."""
+        if self.identity:
+            return np.empty(self.shape, self.dtype)
         return np.empty(self.shape, self.dtype).transpose(self.back)
 
 
-def _alone() -> int:
-    """What sys.getrefcount reports, in generated code, for an array held by one closure cell only."""
+def _alone(expr: str, make: Callable[[], np.ndarray]) -> int:
+    """What sys.getrefcount reports, in generated code, for `expr` of an array `x` held by one closure cell
+    only (`x` itself, or `x.base` for a view whose base nothing else holds)."""
     namespace: dict[str, Any] = {}
     exec("def make(cell):\n    def probe():\n        nonlocal cell\n        x = cell\n"  # noqa: S102
-         "        return REFCOUNT(x)\n    return probe\n", {"REFCOUNT": sys.getrefcount}, namespace)
-    return int(namespace["make"](np.empty(1))())
+         f"        return REFCOUNT({expr})\n    return probe\n", {"REFCOUNT": sys.getrefcount}, namespace)
+    probe = namespace["make"](make())  # made here, so no caller's temporary holds it
+    return int(probe())
 
 
 def _fast_errstate() -> tuple[Any, Any, Any] | None:
@@ -70,7 +77,9 @@ def _branch_changed(name: str) -> None:
 
 _BUILTINS = {"MISS": MISS, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
              "CHANGED": _branch_changed,
-             "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount, "ALONE": _alone(),
+             "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount,
+             "ALONE": _alone("x", lambda: np.empty(1)),
+             "ALONE_BASE": _alone("x.base", lambda: np.empty((1, 2)).T),
              "QSET": None, "QRESET": None, "QMAKE": None}
 if _FAST_ERRSTATE is not None:
     _BUILTINS["QSET"], _BUILTINS["QRESET"], _BUILTINS["QMAKE"] = _FAST_ERRSTATE
@@ -227,13 +236,19 @@ class _Writer:
 
     def recycled(self, fn: str, args: list[str], out: Value) -> str:
         """An escaping result (a gradient, a returned tensor) needs a fresh array per replay unless nobody
-        kept the previous replay's: its reference count says so, and then it is written over. This saves
-        the page faults of a new large array on every step."""
+        kept the previous replay's: reference counts say so, and then it is written over. This saves the
+        page faults of a new large array on every step. Every view of an array holds a reference to the
+        array that owns the memory (NumPy points `.base` straight at the owner), so the owner's count sees
+        the caller's views too: the array itself is the owner when its axes are in order, and for a
+        transposed layout both the view and its owner must be held by the replay alone."""
         cell, name = f"r{out.index}", self.value(out)
-        self.closure.append((cell, np.empty_like(out.array)))
+        layout = _Layout(out.array)
+        self.closure.append((cell, layout.empty()))
         self.nonlocal_names.append(cell)
-        layout = self.obj(_Layout(out.array))
-        return (f"{name} = {cell}\nif REFCOUNT({name}) != ALONE:\n    {name} = {layout}.empty()\n"
+        test = f"REFCOUNT({name}) != ALONE"
+        if not layout.identity:
+            test += f" or REFCOUNT({name}.base) != ALONE_BASE"
+        return (f"{name} = {cell}\nif {test}:\n    {name} = {self.obj(layout)}.empty()\n"
                 f"{fn}({', '.join(args + ['out=' + name])})\n{cell} = {name}")
 
     def output_array(self, v: Value) -> str:
