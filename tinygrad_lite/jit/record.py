@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -68,7 +69,8 @@ class _RecordingGenerator:
 
         def draw(*args: Any, **kwargs: Any) -> Any:
             res = attr(*args, **kwargs)
-            self._rec.record_draw(name, args, kwargs, res)
+            if threading.get_ident() == self._rec._thread:  # another thread's draw is not this call's
+                self._rec.record_draw(name, args, kwargs, res)
             return res
 
         return draw
@@ -81,7 +83,7 @@ def _shares(results: Sequence[np.ndarray], inputs: Sequence[Value]) -> bool:
 
 
 def vars_equal(a: TensorRef, b: TensorRef) -> bool:
-    return a.arg == b.arg and a.tensor is b.tensor
+    return a.arg == b.arg and a.tensor is b.tensor and a.local == b.local
 
 
 def _astype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -113,7 +115,9 @@ class Recorder:
         self._params: dict[int, dict[str, Any]] = {}  # their forward's params, with Values for tracked arrays
         self._produced: dict[int, Any] = {}  # id -> weakref of tensors made by recorded ops
         self._draws: list[Value] = []
+        self._locals: dict[int, tuple[Any, TensorRef, Kernel]] = {}  # id -> (tensor, ref, its "local" kernel)
         self._backward_ran = False
+        self._thread = threading.get_ident()  # other threads' operations run eagerly, unrecorded
         self._baseline = _errstate()
         for i, t in enumerate(self._args):
             if id(t.data) not in self._by_array:
@@ -188,7 +192,23 @@ class Recorder:
         ref = self._produced.get(id(t))
         if ref is not None and ref() is t:
             return None
+        v = self._by_array.get(id(t.data))
+        if v is not None and v.kind in (ARG, TMP):  # made in the call around its data: made anew by each replay
+            return self._local(t, v)
         return TensorRef(tensor=t)
+
+    def _local(self, t: Any, v: Value) -> TensorRef:
+        """The replay's own tensor standing for t, a tensor the function made around data of the call
+        (`x.detach().requires_grad_()`): effects on it and returning it use a new tensor each replay."""
+        known = self._locals.get(id(t))
+        if known is not None:
+            return known[1]
+        ref = TensorRef(local=len(self._locals))
+        k = Kernel("local", None, (v,), [], "local tensor", {"ref": ref, "requires_grad": t.requires_grad},
+                   effect=True)
+        self.kernels.append(k)
+        self._locals[id(t)] = (t, ref, k)  # kept alive until the capture ends, so the id stays unique
+        return ref
 
     def _tracer(self) -> Tracer:
         return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup, self._known)
@@ -205,6 +225,8 @@ class Recorder:
 
     # --- hooks: forward ---------------------------------------------------------------------------
     def record_op(self, ctx: Any, inputs: Sequence[Any], out: Any, params: dict[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return
         ins = [self.value_of(t) for t in inputs]
         kw = {k: self._dynamic(p) for k, p in params.items()}
         self._ctxs[id(ctx)] = ctx
@@ -232,9 +254,13 @@ class Recorder:
                                    ctx=ctx, asarray=out.data.ndim == 0))
 
     def record_call(self, fn: Callable[[], None], what: str) -> None:
+        if threading.get_ident() != self._thread:
+            return
         self.kernels.append(Kernel("effect", fn, (), [], what, effect=True))
 
     def record_grad_set(self, t: Any, value: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         target = self._target(t)
         if target is None:
             return
@@ -251,7 +277,23 @@ class Recorder:
         self.kernels.append(Kernel("call", Draw(method), args, [v], f"rng.{method}", kwargs, effect=True,
                                    asarray=np.ndim(res) == 0))
 
+    def record_check(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        self.kernels.append(Kernel("check", fn, tuple(self.value_of(t) for t in tensors), [],
+                                   getattr(fn, "__name__", "check"), dict(params), effect=True))
+
+    def record_decision(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any],
+                        result: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        self.kernels.append(Kernel("guard", fn, tuple(self.value_of(t) for t in tensors), [],
+                                   getattr(fn, "__name__", "decision"),
+                                   {"params": dict(params), "expect": result}, effect=True))
+
     def data_read(self, t: Any, what: str) -> None:
+        if threading.get_ident() != self._thread:
+            return
         raise JitError(
             f"jit: {what} reads a tensor's values into Python inside a jitted function (shape {t.shape}). The "
             f"replay runs only the recorded NumPy kernels, so Python code that uses the value (an `if`, a "
@@ -261,12 +303,16 @@ class Recorder:
     # --- hooks: the backward walk -----------------------------------------------------------------
     def record_backward(self) -> None:
         """A backward pass starts (the function's result may then keep no graph of its own)."""
+        if threading.get_ident() != self._thread:
+            return
         self._backward_ran = True
 
     def record_vjp(self, ctx: Any, g: Any, t: Any, parents: Sequence[Any],
                    results: tuple[Any, ...]) -> tuple[Any, ...]:
         """The walk ran `ctx.vjp`: write it down, with each gradient fitted to its input (engine.fit), and
         hand back the fitted arrays the walk goes on with."""
+        if threading.get_ident() != self._thread:
+            return results
         recorded = id(ctx) in self._ctxs and self._ctxs[id(ctx)] is ctx
         if not recorded:
             raise JitError(f"jit: backward() inside the jitted function reaches a {type(ctx).__name__} "
@@ -333,6 +379,8 @@ class Recorder:
 
     def record_add(self, old: np.ndarray, g: np.ndarray, total: np.ndarray) -> None:
         """The walk added a second gradient into a tensor's: `total = old + g`."""
+        if threading.get_ident() != self._thread:
+            return
         tr = self._tracer()
         start = len(self.kernels)
         res = tr.wrap(self._array_value(old)) + tr.wrap(self._array_value(g))
@@ -342,6 +390,8 @@ class Recorder:
 
     def record_store(self, leaf: Any, g: Any) -> Any:
         """`leaf.grad` gets g now and at each replay; returns what the walk stores (a writeable array)."""
+        if threading.get_ident() != self._thread:
+            return g
         gv = self.value_of(g) if isinstance(g, TensorCore) else self._array_value(g)
         if isinstance(g, np.ndarray) and not g.flags.writeable:  # a broadcast view: `.grad` would copy it unseen
             g = copy_array(g)
@@ -374,6 +424,8 @@ class Recorder:
                 v.kind = LEAF  # an array still shared with something outside: read that same array object
             v.refs = []
         self._link_draws()
+        for t, _, k in self._locals.values():
+            k.kwargs["requires_grad"] = t.requires_grad  # as the function left it
         outputs = self._outputs(result)
         return Tape(self.values, self.kernels, outputs, len(self._args), list(self.fallbacks))
 
@@ -406,6 +458,9 @@ class Recorder:
                               stacklevel=4)
             if id(obj) in self._arg_index:
                 return TensorRef(arg=self._arg_index[id(obj)])
+            local = self._locals.get(id(obj))
+            if local is not None:
+                return local[1]
             v = self._by_array.get(id(obj.data))
             if v is None:
                 drawn = self._drawn(obj.data)  # Tensor.rand(...) returned as it is: draw again each call

@@ -21,7 +21,20 @@ from ..tensor import Tensor
 from .ir import ARG, CONST, LEAF, JitError, Tape, TensorRef, Value, copy_array
 from .plan import Plan, describe, make_plan
 
-MISS = object()  # returned by a replay whose guards failed (nothing has run)
+class Miss:
+    """Returned by a replay whose guards failed before anything ran: the caller captures again."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<jit miss: {self.reason}>"
+
+
+MISS = Miss("a tensor the function reads changed shape, dtype or requires_grad")
+MISS_GUARD = Miss("a data-dependent branch, shape or check came out differently than during the capture")
 
 
 def _same_layout(a: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -75,7 +88,7 @@ def _branch_changed(name: str) -> None:
                    f"before any update, or leave this function un-jitted.")
 
 
-_BUILTINS = {"MISS": MISS, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
+_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
              "CHANGED": _branch_changed,
              "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount,
              "ALONE": _alone("x", lambda: np.empty(1)),
@@ -109,6 +122,8 @@ class _Writer:
         if isinstance(a, Value):
             return self.value(a)
         if isinstance(a, TensorRef):
+            if a.local >= 0:
+                return f"L{a.local}"
             return f"t{a.arg}" if a.arg >= 0 else self.obj(a.tensor)
         if isinstance(a, tuple):
             return "(" + "".join(self.expr(x) + ", " for x in a) + ")"
@@ -163,7 +178,7 @@ class _Writer:
         for k in self.plan.kernels:
             line = self.kernel(k, seen_effect)
             seen_effect = seen_effect or k.tag == "effect"  # an opaque call might rebind a leaf's .data
-            self.committed = self.committed or (k.effect and k.tag != "guard")
+            self.committed = self.committed or (k.effect and k.tag not in ("guard", "check"))
             if line is None:
                 continue
             if k.errstate != quiet:  # one block per run of such kernels
@@ -205,20 +220,28 @@ class _Writer:
             # already, which `.grad` would do on the optimizer's first read anyway)
             return f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})"
         if k.tag == "guard":
-            v = self.value(k.args[0])
-            if "shape" in k.kwargs:
+            v = self.value(k.args[0]) if k.args else ""
+            if k.fn is not None:  # a decision library code took on the data (data_checks.decide)
+                args = ", ".join([self.expr(a) for a in k.args]
+                                 + [f"{n}={self.expr(a)}" for n, a in k.kwargs["params"].items()])
+                test = f"{self.obj(k.fn)}({args}) != {self.expr(k.kwargs['expect'])}"
+                what = f"a decision on the data ({k.name})"
+            elif "shape" in k.kwargs:
                 test, what = f"{v}.shape != {k.kwargs['shape']!r}", "the shape of a result that depends on the values"
             else:
                 test, what = f"bool({v}) is not {k.kwargs['expect']!r}", "a data-dependent branch inside an op"
-            fail = f"CHANGED({what!r})" if self.committed else "return MISS"
+            fail = f"CHANGED({what!r})" if self.committed else "return MISS_GUARD"
             return f"if {test}:\n    {fail}"
+        if k.tag == "local":
+            name = self.expr(k.kwargs["ref"])
+            return f"{name} = WRAP({self.output_array(k.args[0])})\n{name}.requires_grad = {k.kwargs['requires_grad']!r}"
         if k.tag == "setgrad":
             target, v = k.args
             value = "None" if v is None else f"WRAP({self.output_array(v)})"
             return f"{self.expr(target)}._grad = {value}"
         fn = self.obj(k.fn)
         args = [self.expr(a) for a in k.args] + [f"{n}={self.expr(a)}" for n, a in k.kwargs.items()]
-        if k.tag == "effect":
+        if k.tag in ("effect", "check"):
             return f"{fn}({', '.join(args)})"
         if k.unpack:
             targets = "".join((self.value(o) if o is not None else "_") + ", " for o in k.outs)
