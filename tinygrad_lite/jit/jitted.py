@@ -29,8 +29,9 @@ from .replay import Miss, Program
 MAX_CAPTURES = 64  # captures kept per function before the oldest is dropped
 RECAPTURE_WARNING = 8  # new programs started for one function before it warns (once) that it keeps capturing
 # One capture at a time in the process: the core's hooks report to one global recorder, which ignores
-# the other threads' operations (they run eagerly meanwhile, as a jitted function called during a capture).
-_capture_lock = threading.RLock()
+# the other threads' operations. A jitted function called while another thread captures runs eagerly
+# (never waits: the capturing function might be waiting for that thread).
+_capture_lock = threading.Lock()
 
 
 class _Settings:
@@ -139,10 +140,12 @@ class JittedFunction:
             entry, why = None, f"replay refused: {out.reason}"
         elif entry is None:
             why = f"new argument signature {_describe_key(key)}"
-        with _capture_lock:
-            if _capture.active is not None:  # another thread is capturing: this call runs eagerly meanwhile
-                return self.fn(*args, **kwargs)
+        if not _capture_lock.acquire(blocking=False):  # another thread is capturing: run eagerly meanwhile
+            return self.fn(*args, **kwargs)
+        try:
             return self._capture(key, entry, tensors, args, kwargs, why)
+        finally:
+            _capture_lock.release()
 
     def _capture(self, key: Any, entry: _Entry | None, tensors: list[Tensor], args: tuple[Any, ...],
                  kwargs: dict[str, Any], why: str | None) -> Any:
