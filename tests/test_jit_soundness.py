@@ -386,3 +386,109 @@ def test_recapture_reason_for_a_failed_guard() -> None:
             f(Tensor(np.array([1.0] * n + [-1.0] * (6 - n))))
     assert any("data-dependent" in r or "differed on the data" in r for r in f.capture_reasons)
     assert any("captured 8 times" in str(w.message) for w in caught)
+
+
+def test_nan_checks_of_detect_anomaly_inside_the_function_replay() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    @tl.jit
+    def step(x: Tensor) -> Tensor:
+        with tl.detect_anomaly():
+            w.grad = None
+            (w * x).log().sum().backward()
+            return w.grad
+
+    for _ in range(3):
+        assert step(Tensor([1.0, 2.0])).tolist() == [1.0, 0.5]
+    assert step.captures == 1
+    with pytest.raises(tl.AnomalyError, match="Log produced -inf"):
+        step(Tensor([0.0, 2.0]))
+
+
+# --- 2b. an argument the function also reaches by itself ------------------------------------------
+def test_closure_tensor_also_passed_as_the_argument() -> None:
+    c = Tensor([1.0, 2.0])
+
+    def fn(x: Tensor) -> Tensor:
+        return x + c * 2.0
+
+    f = tl.jit(fn)
+    calls = [c, c, Tensor([10.0, 1.0]), c, Tensor([20.0, 1.0]), c.detach(), Tensor([30.0, 1.0])]
+    for x in calls:
+        assert f(x).tolist() == fn(x).tolist()
+
+
+def test_module_parameter_passed_as_the_argument() -> None:
+    model = tl.nn.Linear(2, 2)
+
+    def fn(w: Tensor) -> Tensor:
+        return (model(Tensor([[1.0, 2.0]])) * w.sum()).sum()
+
+    f = tl.jit(fn)
+    others = [Tensor(np.ones((2, 2)), requires_grad=True), Tensor(np.full((2, 2), 3.0), requires_grad=True)]
+    for w in [model.weight, model.weight, others[0], model.weight, others[1], model.weight]:
+        with tl.no_grad():
+            assert f(w).item() == fn(w).item()
+
+
+# --- 6. writes to `.data` outside the recorded operations ------------------------------------------
+def test_hand_written_update_through_data_is_refused() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    @tl.jit
+    def step(x: Tensor) -> Tensor:
+        w.grad = None
+        loss = (w * x).sum()
+        loss.backward()
+        w.data -= 0.1 * w.grad.data
+        return loss
+
+    with pytest.raises(JitError, match="written in place"):
+        step(Tensor([1.0, 1.0]))
+
+
+def test_rebinding_data_is_refused() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+
+    @tl.jit
+    def step(x: Tensor) -> Tensor:
+        w.grad = None
+        loss = (w * x).sum()
+        loss.backward()
+        w.data = w.data - 0.1 * w.grad.data
+        return loss
+
+    with pytest.raises(JitError, match="assigned to `.data`"):
+        step(Tensor([1.0, 1.0]))
+
+
+def test_writing_into_an_argument_is_refused() -> None:
+    def fn(x: Tensor) -> Tensor:
+        x.data += 1.0
+        return x * 2.0
+
+    with pytest.raises(JitError, match="argument 0"):
+        tl.jit(fn)(Tensor([1.0, 2.0]))
+
+
+def test_optimizer_updates_are_not_mistaken_for_writes() -> None:
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    opt = tl.optim.Adam([w], lr=0.1)
+
+    @tl.jit
+    def step(x: Tensor) -> Tensor:
+        opt.zero_grad()
+        loss = (w * x).sum()
+        loss.backward()
+        opt.step()
+        return (w * x).sum()  # reads w again after the update
+
+    w2 = Tensor([1.0, 2.0], requires_grad=True)
+    opt2 = tl.optim.Adam([w2], lr=0.1)
+    for i in range(5):
+        x = Tensor([1.0, float(i)])
+        got = step(x)
+        opt2.zero_grad()
+        (w2 * x).sum().backward()
+        opt2.step()
+        assert got.item() == (w2 * x).sum().item() and w.tolist() == w2.tolist()

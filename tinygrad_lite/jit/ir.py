@@ -116,6 +116,7 @@ class Tape:
                  fallbacks: list[str] | None = None) -> None:
         self.values, self.kernels, self.outputs, self.n_args = values, kernels, outputs, n_args
         self.fallbacks = fallbacks or []  # "Op.method: why" for each op replayed as one call of its method
+        self.shared: dict[int, np.ndarray] = {}  # argument -> its array, which the function also reaches itself
 
 
 # --- comparing two captures ------------------------------------------------------------------------
@@ -165,6 +166,8 @@ def kernel_sig(k: Kernel) -> Any:
 
 def check_same(first: Tape, second: Tape) -> None:
     """Raise JitError unless two captures of the same call recorded the same program."""
+    if first.shared.keys() != second.shared.keys() or any(first.shared[i] is not b for i, b in second.shared.items()):
+        raise GuardsDiffer("an argument was shared with a tensor the function reaches in one call and not the other")
     a, b = first.kernels, second.kernels
     for i, (ka, kb) in enumerate(zip(a, b)):
         if ka.tag == kb.tag == "guard" and ka.name == kb.name and kernel_sig(ka) != kernel_sig(kb):

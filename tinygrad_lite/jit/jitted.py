@@ -23,6 +23,7 @@ import numpy as np
 from .. import _capture, grad_mode
 from ..tensor import Tensor
 from .ir import GuardsDiffer, JitError, Tape, check_same
+from .reach import reachable_arrays
 from .record import Recorder
 from .replay import Miss, Program
 
@@ -153,6 +154,9 @@ class JittedFunction:
             self._count(why)
         self.capture_runs += 1
         rec = Recorder(tensors)
+        roots = [self.fn, *[a for a in args if not isinstance(a, Tensor)],
+                 *[a for a in kwargs.values() if not isinstance(a, Tensor)]]
+        rec.note_shared(reachable_arrays(roots))
         rec.start()
         collecting = gc.isenabled()
         gc.disable()  # so what the call allocates stays young, and finish() can free its cycles deterministically

@@ -34,6 +34,8 @@ class Miss:
 
 
 MISS = Miss("a tensor the function reads changed shape, dtype or requires_grad")
+MISS_SHARED = Miss("an argument the capture saw shared with a tensor the function reaches by itself (a closure, "
+                   "a global, a module) is another array now")
 MISS_GUARD = Miss("a data-dependent branch, shape or check came out differently than during the capture")
 
 
@@ -88,7 +90,7 @@ def _branch_changed(name: str) -> None:
                    f"before any update, or leave this function un-jitted.")
 
 
-_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
+_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "MISS_SHARED": MISS_SHARED, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
              "CHANGED": _branch_changed,
              "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount,
              "ALONE": _alone("x", lambda: np.empty(1)),
@@ -306,6 +308,8 @@ class Program:
     def __init__(self, tape: Tape) -> None:
         plan = make_plan(tape)
         w = _Writer(plan)
+        for i, array in tape.shared.items():
+            w.prologue += [f"if t{i}.data is not {w.obj(array)}:", "    return MISS_SHARED"]
         w.write()
         self.source = w.source(tape.n_args)
         self.listing = describe(plan)  # one line per kernel, for debugging
