@@ -154,8 +154,9 @@ class JittedFunction:
             self._count(why)
         self.capture_runs += 1
         rec = Recorder(tensors)
-        roots = [self.fn, *[a for a in args if not isinstance(a, Tensor)],
-                 *[a for a in kwargs.values() if not isinstance(a, Tensor)]]
+        # What the function reaches besides its Tensor arguments: itself, and objects passed (a model); the
+        # containers that hold the Tensor arguments are not searched (they are the arguments).
+        roots = [self.fn, *[a for a in (*args, *kwargs.values()) if not isinstance(a, (Tensor, tuple, list, dict))]]
         rec.note_shared(reachable_arrays(roots))
         rec.start()
         collecting = gc.isenabled()

@@ -176,11 +176,17 @@ class _Writer:
     def write(self) -> None:
         quiet: tuple[tuple[str, str], ...] = ()
         seen_effect = False
-        self.committed = False  # whether a kernel with an effect outside the replay's own buffers has run
-        for k in self.plan.kernels:
+        self.committed = False  # whether a kernel with an effect the replay cannot undo has run
+        # `.grad` assignments before the last guard are undone if it fails (a step's zero_grad comes first)
+        self.undo: list[str] = []
+        guards = [i for i, k in enumerate(self.plan.kernels) if k.tag == "guard"]
+        self.last_guard = guards[-1] if guards else -1
+        for i, k in enumerate(self.plan.kernels):
+            self.position = i
             line = self.kernel(k, seen_effect)
             seen_effect = seen_effect or k.tag == "effect"  # an opaque call might rebind a leaf's .data
-            self.committed = self.committed or (k.effect and k.tag not in ("guard", "check"))
+            self.committed = self.committed or (k.effect and k.tag not in ("guard", "check", "setgrad", "store",
+                                                                           "local"))
             if line is None:
                 continue
             if k.errstate != quiet:  # one block per run of such kernels
@@ -220,7 +226,8 @@ class _Writer:
             value = f"COPY({self.value(v)})" if v.kind == CONST else self.value(v)
             t = self.expr(target)  # the engine's _store, with its common case written out (and wrapped
             # already, which `.grad` would do on the optimizer's first read anyway)
-            return f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})"
+            return (self.saved(t) +
+                    f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})")
         if k.tag == "guard":
             v = self.value(k.args[0]) if k.args else ""
             if k.fn is not None:  # a decision library code took on the data (data_checks.decide)
@@ -232,7 +239,7 @@ class _Writer:
                 test, what = f"{v}.shape != {k.kwargs['shape']!r}", "the shape of a result that depends on the values"
             else:
                 test, what = f"bool({v}) is not {k.kwargs['expect']!r}", "a data-dependent branch inside an op"
-            fail = f"CHANGED({what!r})" if self.committed else "return MISS_GUARD"
+            fail = f"CHANGED({what!r})" if self.committed else "\n    ".join([*reversed(self.undo), "return MISS_GUARD"])
             return f"if {test}:\n    {fail}"
         if k.tag == "local":
             name = self.expr(k.kwargs["ref"])
@@ -240,7 +247,8 @@ class _Writer:
         if k.tag == "setgrad":
             target, v = k.args
             value = "None" if v is None else f"WRAP({self.output_array(v)})"
-            return f"{self.expr(target)}._grad = {value}"
+            t = self.expr(target)
+            return self.saved(t) + f"{t}._grad = {value}"
         fn = self.obj(k.fn)
         args = [self.expr(a) for a in k.args] + [f"{n}={self.expr(a)}" for n, a in k.kwargs.items()]
         if k.tag in ("effect", "check"):
@@ -258,6 +266,14 @@ class _Writer:
         if k.asarray or (k.out_ok and out.array.ndim == 0):
             line += f"\n{name} = ASARRAY({name})"
         return line
+
+    def saved(self, t: str) -> str:
+        """Keep `t._grad` before it changes, to put it back if a later guard fails (only then is it needed)."""
+        if self.position > self.last_guard:
+            return ""
+        name = f"u{len(self.undo)}"
+        self.undo.append(f"{t}._grad = {name}")
+        return f"{name} = {t}._grad\n"
 
     def recycled(self, fn: str, args: list[str], out: Value) -> str:
         """An escaping result (a gradient, a returned tensor) needs a fresh array per replay unless nobody
