@@ -254,7 +254,7 @@ class MovementMixin:
                              f"got {idx.dtype} {idx.shape}")
         if any(idx.shape[i] > self.shape[i] for i in range(self.ndim) if i != d):
             raise ValueError(f"gather: index shape {idx.shape} exceeds input shape {self.shape} outside dim {dim}")
-        grid = list(np.ogrid[tuple(slice(n) for n in idx.shape)]) if idx.ndim else []
+        grid: list[Any] = list(np.ogrid[tuple(slice(n) for n in idx.shape)]) if idx.ndim else []
         grid[d] = index if isinstance(index, TensorCore) else idx
         try:
             return self[tuple(grid)]

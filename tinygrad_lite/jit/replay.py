@@ -21,6 +21,7 @@ from ..tensor import Tensor
 from .ir import ARG, CONST, LEAF, JitError, Tape, TensorRef, Value, copy_array
 from .plan import Plan, describe, make_plan
 
+
 class Miss:
     """Returned by a replay whose guards failed before anything ran: the caller captures again."""
 
@@ -90,7 +91,8 @@ def _branch_changed(name: str) -> None:
                    f"before any update, or leave this function un-jitted.")
 
 
-_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "MISS_SHARED": MISS_SHARED, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
+_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "MISS_SHARED": MISS_SHARED,
+             "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
              "CHANGED": _branch_changed,
              "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount,
              "ALONE": _alone("x", lambda: np.empty(1)),
@@ -231,19 +233,21 @@ class _Writer:
         if k.tag == "guard":
             v = self.value(k.args[0]) if k.args else ""
             if k.fn is not None:  # a decision library code took on the data (data_checks.decide)
-                args = ", ".join([self.expr(a) for a in k.args]
+                call = ", ".join([self.expr(a) for a in k.args]
                                  + [f"{n}={self.expr(a)}" for n, a in k.kwargs["params"].items()])
-                test = f"{self.obj(k.fn)}({args}) != {self.expr(k.kwargs['expect'])}"
+                test = f"{self.obj(k.fn)}({call}) != {self.expr(k.kwargs['expect'])}"
                 what = f"a decision on the data ({k.name})"
             elif "shape" in k.kwargs:
                 test, what = f"{v}.shape != {k.kwargs['shape']!r}", "the shape of a result that depends on the values"
             else:
                 test, what = f"bool({v}) is not {k.kwargs['expect']!r}", "a data-dependent branch inside an op"
-            fail = f"CHANGED({what!r})" if self.committed else "\n    ".join([*reversed(self.undo), "return MISS_GUARD"])
+            undo = [*reversed(self.undo), "return MISS_GUARD"]
+            fail = f"CHANGED({what!r})" if self.committed else "\n    ".join(undo)
             return f"if {test}:\n    {fail}"
         if k.tag == "local":
             name = self.expr(k.kwargs["ref"])
-            return f"{name} = WRAP({self.output_array(k.args[0])})\n{name}.requires_grad = {k.kwargs['requires_grad']!r}"
+            flag = k.kwargs["requires_grad"]
+            return f"{name} = WRAP({self.output_array(k.args[0])})\n{name}.requires_grad = {flag!r}"
         if k.tag == "setgrad":
             target, v = k.args
             value = "None" if v is None else f"WRAP({self.output_array(v)})"
