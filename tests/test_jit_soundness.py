@@ -537,3 +537,25 @@ def test_library_reads_of_tensor_data_are_accounted_for() -> None:
             if not any(snippet in code for snippet in ALLOWED_DATA_READS.get(rel, {})):
                 unexplained.append(f"{rel}:{n}: {line.strip()}")
     assert not unexplained, "library code reads tensor values outside recorded operations:\n" + "\n".join(unexplained)
+
+
+def test_python_state_passed_as_an_argument_is_followed() -> None:
+    """Python state read inside the function is frozen (documented); passed as an argument, it joins the
+    cache key and each value gets its own capture."""
+
+    class Halve(tl.nn.Module):
+        def forward(self, x: Tensor) -> Tensor:
+            return x * 0.5 if self.training else x
+
+    model = tl.nn.Sequential(tl.nn.Linear(3, 3), Halve())
+
+    def fn(x: Tensor, training: bool) -> Tensor:
+        model.train(training)
+        return model(x).sum()
+
+    f = tl.jit(fn)
+    x = Tensor(np.ones((2, 3)))
+    with tl.no_grad():
+        for training in [False, False, False, True, True, True, False]:
+            assert f(x, training).item() == fn(x, training).item()
+    assert f.captures == 2
