@@ -36,7 +36,7 @@ CLASSES = 3
 UNARY = ["relu", "sigmoid", "tanh", "abs", "neg", "softplus", "silu", "elu", "leaky_relu", "square", "exp_tanh"]
 LOSSES = ["cross_entropy", "ce_weight", "ce_ignore", "ce_smooth", "nll_weight", "sparse_ce", "sparse_ignore",
           "mse", "bce_logits", "bce"]
-MODES = ["backward", "tl_grad", "create_graph", "fresh_leaf"]
+MODES = ["backward", "tl_grad", "create_graph", "fresh_leaf", "fresh_mid"]
 OPTIMIZERS = ["none", "sgd", "momentum", "adam", "adamw"]
 
 
@@ -202,12 +202,18 @@ class Twin:
                 return self.loss(logits, d) + aux
 
             out: Any = tl.grad(objective)(x)
-        elif mode == "fresh_leaf":
+        elif mode == "fresh_leaf":  # saliency / FGSM: the input's gradient, from a leaf made inside
             xr = x.detach().requires_grad_()
             logits, aux = self.forward(xr, d)
             loss = self.loss(logits, d) + aux
             loss.backward()
-            out = (loss, xr.grad)
+            out = (loss, xr.grad, xr)  # xr itself too: the caller reads its .grad
+        elif mode == "fresh_mid":  # a leaf made from a computed value: the gradient at a hidden layer
+            h = (x * 1.5).tanh().detach().requires_grad_()
+            logits, aux = self.forward(h, d)
+            loss = self.loss(logits, d) + aux
+            loss.backward()
+            out = (loss, h)
         elif mode == "create_graph":
             logits, aux = self.forward(x, d)
             loss = self.loss(logits, d) + aux
@@ -260,6 +266,10 @@ def _same(a: Any, b: Any, what: str) -> None:
     assert isinstance(a, Tensor) and isinstance(b, Tensor), what
     assert a.dtype == b.dtype and a.shape == b.shape, f"{what}: {a.dtype}{a.shape} vs {b.dtype}{b.shape}"
     assert a.data.tobytes() == b.data.tobytes(), f"{what}: {a.data} vs {b.data}"
+    if a.is_leaf:  # (a result eager mode computed keeps its graph; a replay's carries none, as documented)
+        assert a.requires_grad == b.requires_grad, what
+        if a.requires_grad:
+            _same(a.grad, b.grad, f"{what}.grad")
 
 
 def _call(fn: Any, *args: Any) -> tuple[Any, BaseException | None]:
