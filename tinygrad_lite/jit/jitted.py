@@ -188,7 +188,7 @@ class JittedFunction:
     def _count(self, why: str) -> None:
         """One more new program started; warn once when a function keeps capturing."""
         self._started += 1
-        kind = why.split(" (", 1)[0] if why.startswith("new argument") else why
+        kind = why  # new signatures are counted together (their keys are in the warning's "latest")
         if why.startswith("new argument signature"):
             kind = "new argument signature (a new shape, dtype, requires_grad or Python value)"
         self.capture_reasons[kind] = self.capture_reasons.get(kind, 0) + 1
