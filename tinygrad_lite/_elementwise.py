@@ -9,6 +9,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from . import dtypes
+from .data_checks import decide
 from .node import apply, binary, binary_operands, lift
 from .ops import binary as B
 from .ops import unary as U
@@ -17,6 +18,10 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 Operand = Any  # a Tensor, a Python number, a nested list or a NumPy array
+
+
+def _any_negative(a: Any) -> bool:
+    return bool((a < 0).any())
 
 
 def _float(x: Tensor) -> Tensor:
@@ -48,7 +53,7 @@ class ElementwiseMixin:
         if not reverse and type(x) in (int, float) and x == 2:  # type first: a Tensor's == is elementwise
             return self * self  # NumPy squares exactly this way; it saves a power and its log in backward
         a, b = binary_operands(self, x, reverse)
-        if a.dtype.kind != "f" and b.dtype.kind != "f" and bool((b.data < 0).any()):
+        if a.dtype.kind != "f" and b.dtype.kind != "f" and decide(_any_negative, b):
             a, b = _float(a), _float(b)  # NumPy refuses integers to negative integer powers
         return apply(B.Pow, a, b)
 

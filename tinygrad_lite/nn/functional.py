@@ -24,6 +24,7 @@ from .._nn_ops import (
     reduce_loss,
     reduce_rows,
 )
+from ..data_checks import check
 from ..function import NumpyFn
 from ..node import apply
 from ..ops.softmax import SoftmaxCrossEntropy
@@ -70,9 +71,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     """-w·(y·log p + (1-y)·log(1-p)) for probabilities p in [0, 1]; each log is floored at -100 as PyTorch."""
     x = _float_input("binary_cross_entropy", input)
     y = _target_like("binary_cross_entropy", x, target)
-    if np.any((x.data < 0) | (x.data > 1)):
-        raise ValueError(f"binary_cross_entropy: input values must lie in [0, 1], got values from "
-                         f"{x.data.min()} to {x.data.max()} (use binary_cross_entropy_with_logits for logits)")
+    check(_probabilities, x)  # and on every jit replay
     loss = x.binary_crossentropy(y, reduction="none")
     return reduce_loss(_weighted(loss, weight), reduction)
 
@@ -90,6 +89,12 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
     return reduce_loss(_weighted(loss, weight), reduction)
 
 
+def _probabilities(p: np.ndarray) -> None:
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError(f"binary_cross_entropy: input values must lie in [0, 1], got values from "
+                         f"{p.min()} to {p.max()} (use binary_cross_entropy_with_logits for logits)")
+
+
 # --- multi-class ------------------------------------------------------------------------------
 def _classes_last(fn: str, x: Tensor) -> Tensor:
     """(C,), (N, C) or (N, C, d1, ...) → (M, C) with the class dimension last, rows in target order."""
@@ -100,16 +105,18 @@ def _classes_last(fn: str, x: Tensor) -> Tensor:
     return x.reshape(-1, x.shape[-1])
 
 
-def _class_weight(fn: str, weight: Any, classes: int, dtype: np.dtype) -> np.ndarray | None:
+def _class_weight(fn: str, weight: Any, classes: int, dtype: np.dtype) -> Tensor | None:
+    """The per-class weights as a tensor of the input's dtype; a Tensor stays one (so a jit reads it per
+    call), with no gradient (PyTorch's weight takes none either)."""
     if weight is None:
         return None
-    w = weight.data if isinstance(weight, Tensor) else np.asarray(weight)
+    w = weight.detach() if isinstance(weight, Tensor) else Tensor(np.asarray(weight))
     if w.shape != (classes,):
         raise ValueError(f"{fn}: weight must have shape ({classes},) (one per class), got {w.shape}")
-    return w.astype(dtype)
+    return w if w.dtype == dtype else w.cast(dtype)
 
 
-def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any, weight: np.ndarray | None,
+def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any, weight: Tensor | None,
                 ignore_index: int) -> tuple[Tensor, Tensor, Tensor, tuple[int, ...]]:
     """-w[t]·logp[t] per row of the (M, C) log-probabilities, after checking the integer class indices
     against the input. Also returns the row weights w[t] (0 where ignored), the mask of rows not ignored
@@ -120,7 +127,7 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
     y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
     safe = apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
     kept = apply(NumpyFn, y, func=kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
-    row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
+    row_w = kept if weight is None else apply(NumpyFn, safe, kept, weight, func=_row_weights)
     picked = logp[np.arange(flat.shape[0]), safe]
     return -picked * row_w, row_w, kept, labels.shape
 
@@ -134,11 +141,16 @@ def _class_indices(fn: str, input_shape: tuple[int, ...], target: Any, classes: 
     if labels.shape != expected:
         raise ValueError(f"{fn}: input of shape {input_shape} needs a target of shape {expected}, "
                          f"got {labels.shape}")
+    check(_indices_in_range, target if isinstance(target, Tensor) else Tensor._wrap(labels), fn=fn,
+          classes=classes, ignore_index=ignore_index)  # and on every jit replay
+    return labels
+
+
+def _indices_in_range(labels: np.ndarray, fn: str, classes: int, ignore_index: int) -> None:
     bad = out_of_range_labels(labels, classes, ignore_index)
     if bad.size:
         raise ValueError(f"{fn}: class indices must lie in [0, {classes}) or equal ignore_index={ignore_index}, "
                          f"got {bad.tolist()[:5]}")
-    return labels
 
 
 def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -178,7 +190,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         kept = apply(NumpyFn, y, func=kept_count, ignore_index=ignore_index, dtype=logits.dtype)
         return reduce_rows(loss, kept, labels.shape, reduction)
     logp = logits.log_softmax(-1)
-    weighted_logp = logp if w is None else logp * Tensor._wrap(w)
+    weighted_logp = logp if w is None else logp * w
     if is_float:
         y = _classes_last("cross_entropy", _target_like("cross_entropy", x, target))
         if label_smoothing:
