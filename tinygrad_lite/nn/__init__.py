@@ -31,13 +31,14 @@ from .activation import (
     Tanh,
 )
 from .container import Sequential
+from .dropout import Dropout
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
 from .serialization import load, save
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
+    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
     "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",

@@ -242,3 +242,17 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear."""
     return x.linear(weight.T, bias)
+
+
+# --- regularization ----------------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero each element with probability p and scale the rest by 1/(1-p) when `training` (PyTorch's
+    default True, whatever `Tensor.training` says); the input itself otherwise."""
+    from .._dropout import check_probability, dropout_mask_apply
+
+    q = check_probability("dropout", p)
+    if inplace:
+        raise ValueError("dropout(inplace=True) is not supported: tensors here are not modified in place")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout: input must be a Tensor, got {type(input).__name__}")
+    return dropout_mask_apply(input, q) if training else input
