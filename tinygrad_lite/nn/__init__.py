@@ -30,8 +30,11 @@ from .activation import (
     Softsign,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .container import Sequential
 from .dropout import Dropout
+from .embedding import Embedding
+from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
@@ -43,3 +46,4 @@ __all__ = [
     "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
 ]
+__all__ += ["Embedding", "LayerNorm", "MultiheadAttention"]

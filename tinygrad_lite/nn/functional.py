@@ -256,3 +256,66 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool 
     if not isinstance(input, Tensor):
         raise TypeError(f"dropout: input must be a Tensor, got {type(input).__name__}")
     return dropout_mask_apply(input, q) if training else input
+
+
+# --- embeddings, normalization, attention ------------------------------------------------------------------
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002 - PyTorch's name
+              max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """The rows of `weight` (num_embeddings, dim) at the integer `input` indices (any shape): the result has
+    shape input.shape + (dim,). Repeated indices add up in the gradient; the row `padding_idx` gets none."""
+    from .._attention import embedding as lookup
+
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
+    out = lookup(weight, input)
+    if padding_idx is None:
+        return out
+    rows = weight.shape[0]
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not -rows <= padding_idx < rows:
+        raise ValueError(f"embedding: padding_idx must be an int in [-{rows}, {rows}), got {padding_idx!r}")
+    idx = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+    kept = (idx != padding_idx % rows).unsqueeze(-1)
+    return kept.where(out, out.detach())  # the same values; no gradient reaches the padding row
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows with a new last axis of `num_classes` (max + 1 when -1), as PyTorch."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot: input must be a Tensor, got {type(tensor).__name__}")
+    return tensor.one_hot(num_classes).cast(np.int64)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dimensions (biased variance), then · weight + bias."""
+    x = _float_input("layer_norm", input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must match the input's trailing dimensions, "
+                         f"got an input of shape {x.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} must have normalized_shape {shape}")
+    out = x.layernorm(axis=tuple(range(x.ndim - len(shape), x.ndim)), eps=eps)
+    if weight is not None:
+        out = out * weight
+    return out if bias is None else out + bias
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(query·keyᵀ·scale + mask)·value, PyTorch's function: a bool `attn_mask` marks with True what
+    takes part, a float one is added; `is_causal` masks the future; dropout on the weights whenever
+    dropout_p > 0 (PyTorch's rule: pass `dropout_p=p if training else 0.0`)."""
+    from .._attention import attention
+    from .._dropout import check_probability
+
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported")
+    p = check_probability("scaled_dot_product_attention", dropout_p)
+    out, _ = attention(query, key, value, attn_mask, p, is_causal, scale, "scaled_dot_product_attention")
+    return out
