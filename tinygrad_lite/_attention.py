@@ -107,16 +107,15 @@ class AttentionMixin:
         return apply(NumpyFn, self, func=_one_hot, num_classes=int(num_classes), dtype=dtypes.default_int)
 
     def masked_fill(self: Tensor, mask: Any, value: Any) -> Tensor:  # type: ignore[misc]  # a mixin self-type
-        """`value` where the boolean `mask` (broadcast to this tensor's shape) is True, self elsewhere; the
-        gradient reaches self where the mask is False."""
+        """`value` where the boolean `mask` is True, self elsewhere (the two broadcast together, as PyTorch's
+        and tinygrad's); the gradient reaches self where the mask is False."""
         m: Tensor = mask if isinstance(mask, TensorCore) else type(self)(np.asarray(mask))  # type: ignore[assignment]
         if m.dtype.kind != "b":
             raise TypeError(f"masked_fill: mask must be a bool tensor, got {m.dtype}")
         try:
-            if np.broadcast_shapes(m.shape, self.shape) != self.shape:
-                raise ValueError
+            np.broadcast_shapes(m.shape, self.shape)
         except ValueError:
-            raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast to the tensor's shape "
+            raise ValueError(f"masked_fill: mask of shape {m.shape} does not broadcast with the tensor's shape "
                              f"{self.shape}") from None
         fill = lift(value, (self,))
         if fill.ndim != 0:
