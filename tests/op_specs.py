@@ -599,3 +599,9 @@ cat stack gather matmul dot linear
 softmax log_softmax sparse_categorical_crossentropy binary_crossentropy binary_crossentropy_logits
 < <= > >= == !=
 """.split()
+
+# The convolution, pooling, normalization and dropout specs live in their own file.
+from op_specs_conv import CONV, CONV_API_METHODS  # noqa: E402
+
+SPECS += CONV
+API_METHODS += CONV_API_METHODS

@@ -20,3 +20,15 @@ class Ops:
     @staticmethod
     def cross_entropy(logits: Any, labels: Any) -> Any:
         return logits.sparse_categorical_crossentropy(labels)
+
+    @staticmethod
+    def conv2d(x: Any, w: Any, b: Any) -> Any:
+        return x.conv2d(w, b)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return x.max_pool2d((2, 2))
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.flatten(1)

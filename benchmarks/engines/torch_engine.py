@@ -19,6 +19,15 @@ class Ops:
     relu = staticmethod(torch.relu)
     sum = staticmethod(torch.sum)
     cross_entropy = staticmethod(F.cross_entropy)
+    conv2d = staticmethod(F.conv2d)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return F.max_pool2d(x, 2)
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.flatten(1)
 
 
 def version() -> str:
