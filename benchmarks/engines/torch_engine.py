@@ -34,6 +34,16 @@ class Ops:
     def gelu(t: Any) -> Any:
         return F.gelu(t, approximate="tanh")
 
+    conv2d = staticmethod(F.conv2d)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return F.max_pool2d(x, 2)
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.flatten(1)
+
 
 def version() -> str:
     return f"{torch.__version__} (threads {torch.get_num_threads()})"

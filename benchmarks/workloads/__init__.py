@@ -23,9 +23,9 @@ from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W8"]
+ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
 _MODULES = {"W1": "w1_article", "W2": "w2_mlp", "W3": "w3_big_mlp", "W4": "w4_chain", "W5": "w5_overhead",
-            "W6": "w6_cli", "W8": "w8_transformer"}
+            "W6": "w6_cli", "W7": "w7_cnn", "W8": "w8_transformer"}
 
 LossFn = Callable[[Any, list[Any], list[Any]], Any]
 

@@ -319,3 +319,83 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
     p = check_probability("scaled_dot_product_attention", dropout_p)
     out, _ = attention(query, key, value, attn_mask, p, is_causal, scale, "scaled_dot_product_attention")
     return out
+
+# --- convolution, pooling, normalization (PyTorch's signatures) ----------------------------------------------
+def _conv(fn: str, nd: int, input: Tensor, weight: Tensor) -> None:  # noqa: A002
+    if not isinstance(weight, Tensor) or weight.ndim != nd + 2:
+        raise ValueError(f"{fn}: weight must be a {nd + 2}-D Tensor (out_channels, in_channels/groups, "
+                         f"*{nd} kernel sizes), got {getattr(weight, 'shape', type(weight).__name__)}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D convolution of (N, C, L) by weight (Co, C/groups, K)."""
+    _conv("conv1d", 1, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution of (N, C, H, W) by weight (Co, C/groups, kh, kw); padding an int, a pair,
+    "same" or "valid"."""
+    _conv("conv2d", 2, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D convolution of (N, C, D, H, W) by weight (Co, C/groups, kd, kh, kw)."""
+    _conv("conv3d", 3, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 2-D convolution with weight (C, Co/groups, kh, kw), PyTorch's argument order."""
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: weight must be a 4-D Tensor (in_channels, out_channels/groups, kh, kw), "
+                         f"got {getattr(weight, 'shape', type(weight).__name__)}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"conv_transpose2d: input must be a Tensor, got {type(input).__name__}")
+    return input.conv_transpose2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding,
+                                  output_padding=output_padding)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """The largest element of each window; the gradient goes to each window's first largest element."""
+    if return_indices:
+        raise ValueError("max_pool2d(return_indices=True) is not supported")
+    return input.max_pool2d(kernel_size, stride, dilation, padding, ceil_mode)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean of each window, with PyTorch's divisors."""
+    return input.avg_pool2d(kernel_size, stride, 1, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Average over PyTorch's adaptive windows to `output_size` on the last two axes."""
+    from .pooling import adaptive_avg_pool2d as pool
+
+    return pool(input, output_size)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch norm over axis 1; when training, the running statistics given are updated in place."""
+    from .normalization import batch_norm as bn
+
+    return bn(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,  # noqa: A002
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over groups of channels."""
+    from .normalization import group_norm as gn
+
+    return gn(input, num_groups, weight, bias, eps)
