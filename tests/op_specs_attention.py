@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from op_specs import Case, NonDiffSpec, Spec, arr, dim_of, logsumexp, separated, shapes, with_params
+from op_specs import Case, NonDiffSpec, Spec, arr, dim_of, logsumexp, separated, shapes
 
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor
@@ -135,8 +135,24 @@ def _embedding_scatter(g: Tensor, index: np.ndarray, num: int) -> Tensor:
     return apply(EmbeddingScatter, g, Tensor(index), num=num)
 
 
-def _softmax_prim(x: Tensor, axis: int) -> Tensor:
-    return apply(Softmax, x, axis=axis % x.ndim)
+def _softmax_prim(x: Tensor, *bias: Tensor, axis: int, scale: float) -> Tensor:
+    return apply(Softmax, x, *bias, axis=axis % x.ndim, scale=scale)
+
+
+@st.composite
+def softmax_case(draw: st.DrawFn) -> Case:
+    """x of any shape (1-D up), an axis, a scale, and maybe an additive bias broadcast to x."""
+    shape = draw(shapes(min_dims=1))
+    params = {"axis": draw(dim_of(shape)), "scale": draw(st.sampled_from([1.0, 0.5, -2.0]))}
+    if draw(st.booleans()):
+        bias_shape = tuple(1 if draw(st.booleans()) else n for n in shape[draw(st.integers(0, len(shape))):])
+        return (draw(arr(shape)), draw(arr(bias_shape))), params
+    return (draw(arr(shape)),), params
+
+
+def softmax_ref(x: np.ndarray, *bias: np.ndarray, axis: int, scale: float) -> np.ndarray:
+    s = x * scale + (bias[0] if bias else 0)
+    return np.exp(s - logsumexp(s, axis, keepdims=True))
 
 
 ATTENTION = [
@@ -146,8 +162,7 @@ ATTENTION = [
     Spec("embedding_scatter", _embedding_scatter, embedding_scatter_ref, embedding_scatter_case(),
          ("EmbeddingScatter",)),
     Spec("layernorm", lambda x, axis, eps: x.layernorm(axis, eps), layernorm_ref, layernorm_case(), ("LayerNorm",)),
-    Spec("softmax[attention primitive]", _softmax_prim, lambda x, axis: np.exp(x - logsumexp(x, axis, keepdims=True)),
-         with_params(arr, lambda s: dim_of(s).map(lambda d: {"axis": d}), shapes(min_dims=1)), ("Softmax",)),
+    Spec("softmax[attention primitive]", _softmax_prim, softmax_ref, softmax_case(), ("Softmax",)),
     Spec("scaled_dot_product_attention",
          lambda q, k, v, **kw: q.scaled_dot_product_attention(
              k, v, None if kw["attn_mask"] is None else Tensor(kw["attn_mask"]), is_causal=kw["is_causal"],

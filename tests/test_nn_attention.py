@@ -306,6 +306,8 @@ def test_sdpa_errors():
         q.scaled_dot_product_attention(q, q, attn_mask=Tensor.ones(3, 3), is_causal=True)
     with pytest.raises(ValueError, match=r"attn_mask of shape \(2, 2\)"):
         q.scaled_dot_product_attention(q, q, attn_mask=Tensor(np.ones((2, 2), bool)))
+    with pytest.raises(ValueError, match=r"attn_mask of shape \(4, 2, 3, 3\)"):  # it may not grow the result
+        q.scaled_dot_product_attention(q, q, attn_mask=Tensor(np.ones((4, 2, 3, 3), bool)))
     with pytest.raises(TypeError, match="bool .* or float"):
         q.scaled_dot_product_attention(q, q, attn_mask=Tensor(np.ones((3, 3), np.int32)))
     with pytest.raises(ValueError, match="at least 2 dimensions"):

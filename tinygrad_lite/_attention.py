@@ -69,24 +69,31 @@ def attention(q: Tensor, k: Tensor, v: Tensor, attn_mask: Any, dropout_p: float,
     if is_causal and attn_mask is not None:
         raise ValueError(f"{fn}: give attn_mask or is_causal=True, not both (as PyTorch)")
     factor = 1.0 / math.sqrt(q.shape[-1]) if scale is None else float(scale)
-    scores = (q * factor) @ k.transpose(-1, -2)
+    scores = q @ k.transpose(-1, -2)  # the scale and the mask are folded into the softmax primitive
+    bias: Tensor | None = None
     if is_causal:
-        scores = scores + type(q)._wrap(_causal_bias(length, source, q.dtype))
+        bias = type(q)._wrap(_causal_bias(length, source, q.dtype))
     elif attn_mask is not None:
-        mask: Tensor = attn_mask if isinstance(attn_mask, TensorCore) else type(q)(np.asarray(attn_mask))  # type: ignore[assignment]
+        mask: Tensor = attn_mask if isinstance(attn_mask, TensorCore) else \
+            type(q)(np.asarray(attn_mask))  # type: ignore[assignment]
         try:
-            np.broadcast_shapes(mask.shape, scores.shape)
+            if np.broadcast_shapes(mask.shape, scores.shape) != scores.shape:  # PyTorch refuses to grow them too
+                raise ValueError
         except ValueError:
             raise ValueError(f"{fn}: attn_mask of shape {mask.shape} does not broadcast to the attention scores' "
                              f"shape {scores.shape} (..., {length} queries, {source} keys)") from None
         if mask.dtype.kind == "b":  # True takes part, as PyTorch's scaled_dot_product_attention
-            scores = scores + apply(NumpyFn, mask, func=_additive, dtype=q.dtype)
+            bias = apply(NumpyFn, mask, func=_additive, dtype=q.dtype)
         elif mask.dtype.kind == "f":
-            scores = scores + mask.cast(q.dtype)
+            bias = mask.cast(q.dtype)
         else:
             raise TypeError(f"{fn}: attn_mask must be bool (True: attend) or float (added to the scores), "
                             f"got {mask.dtype}")
-    weights = apply(Softmax, scores, axis=scores.ndim - 1)
+    axis = scores.ndim - 1
+    if bias is None:
+        weights = apply(Softmax, scores, axis=axis, scale=factor)
+    else:
+        weights = apply(Softmax, scores, bias, axis=axis, scale=factor)
     if dropout_p > 0.0:
         weights = dropout_mask_apply(weights, dropout_p)
     return weights @ v, weights
