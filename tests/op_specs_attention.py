@@ -18,6 +18,7 @@ from tinygrad_lite import Tensor
 from tinygrad_lite.node import apply
 from tinygrad_lite.ops.attention import Softmax
 from tinygrad_lite.ops.embedding import EmbeddingScatter
+from tinygrad_lite.ops.gelu import GeluTanh
 
 EINSUM_FORMULAS = [
     "ij,jk->ik", "bij,bjk->bik", "ij,jk", "ii->", "ii->i", "i,j->ij", "...ij->...ji", "ij->i", "ij,jk,kl->il",
@@ -168,6 +169,9 @@ ATTENTION = [
              k, v, None if kw["attn_mask"] is None else Tensor(kw["attn_mask"]), is_causal=kw["is_causal"],
              scale=kw["scale"]),
          attention_ref, attention_case(), ("Softmax", "Matmul")),
+    Spec("gelu[fused primitive]", lambda x: apply(GeluTanh, x),
+         lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
+         arr(shapes()).map(lambda a: ((a,), {})), ("GeluTanh",)),
     Spec("masked_fill", lambda x, mask, value: x.masked_fill(Tensor(mask), value),
          lambda x, mask, value: np.where(mask, value, x), masked_fill_case(), ("Where",)),
 ]

@@ -520,3 +520,18 @@ def test_jitted_attention_step_equals_eager_and_traces_every_op():
     # Only the core's GetItem (MultiheadAttention slices its packed in_proj_weight) is replayed as one call:
     # its VJP, ScatterAdd, writes into an array in place. Every op of this module is traced kernel by kernel.
     assert program is not None and all(f.startswith("GetItem.vjp") for f in program.fallbacks), program.fallbacks
+
+
+# --- the fused GELU primitive (for Tensor.gelu) --------------------------------------------------------------
+def test_fused_gelu_matches_torch_and_the_composite():
+    from tinygrad_lite.node import apply
+    from tinygrad_lite.ops.gelu import GeluTanh
+
+    x = np.concatenate([np.linspace(-12, 12, 97), [0.0, -0.0]]).reshape(9, 11)
+    pair = _pair(x)
+    _compare(apply(GeluTanh, pair[0]), TF.gelu(pair[1], approximate="tanh"), [pair], tol={"rtol": 1e-12, "atol": 1e-14})
+    x32 = Tensor(x.astype(np.float32))
+    np.testing.assert_allclose(apply(GeluTanh, x32).numpy(), x32.gelu().numpy(), rtol=1e-6, atol=1e-7)
+    assert apply(GeluTanh, x32).dtype == np.float32
+    t = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    assert gradgradcheck(lambda a: apply(GeluTanh, a), t)

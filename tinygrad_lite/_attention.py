@@ -24,6 +24,7 @@ from .node import TensorCore, apply, lift
 from .ops.attention import Softmax
 from .ops.einsum import Einsum, canonical
 from .ops.embedding import EmbeddingLookup
+from .ops.gelu import GeluTanh  # noqa: F401 - registered here until Tensor.gelu (_elementwise.py) calls it
 from .ops.layernorm import LayerNorm
 
 if TYPE_CHECKING:
