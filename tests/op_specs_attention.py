@@ -79,6 +79,22 @@ def layernorm_ref(x: np.ndarray, axis: Any, eps: float) -> np.ndarray:
 
 
 @st.composite
+def layer_norm_affine_case(draw: st.DrawFn) -> Case:
+    """x, the number k of trailing axes normalised, a weight of those axes' shape and maybe a bias."""
+    shape = draw(shapes(min_dims=1, min_side=2))
+    k = draw(st.integers(1, len(shape)))
+    arrays = [draw(separated(shape)) / 2, draw(arr(shape[len(shape) - k:]))]
+    if draw(st.booleans()):
+        arrays.append(draw(arr(shape[len(shape) - k:])))
+    return tuple(arrays), {"k": k}
+
+
+def layer_norm_affine_ref(x: np.ndarray, *wb: np.ndarray, k: int) -> np.ndarray:
+    out = layernorm_ref(x, tuple(range(x.ndim - k, x.ndim)), 1e-5) * wb[0]
+    return out + wb[1] if len(wb) > 1 else out
+
+
+@st.composite
 def attention_case(draw: st.DrawFn) -> Case:
     """query (B, L, E), key (B, S, E), value (B, S, Ev), with a causal flag, a bool mask (True: attend; a row
     may be all False) or a float mask."""
@@ -163,6 +179,8 @@ ATTENTION = [
     Spec("embedding_scatter", _embedding_scatter, embedding_scatter_ref, embedding_scatter_case(),
          ("EmbeddingScatter",)),
     Spec("layernorm", lambda x, axis, eps: x.layernorm(axis, eps), layernorm_ref, layernorm_case(), ("LayerNorm",)),
+    Spec("layer_norm[affine]", lambda x, *wb, k: F.layer_norm(x, x.shape[x.ndim - k:], *wb),
+         layer_norm_affine_ref, layer_norm_affine_case(), ("LayerNorm",)),
     Spec("softmax[attention primitive]", _softmax_prim, softmax_ref, softmax_case(), ("Softmax",)),
     Spec("scaled_dot_product_attention",
          lambda q, k, v, **kw: q.scaled_dot_product_attention(

@@ -18,6 +18,7 @@ import numpy as np
 from .._nn_ops import _kept_labels, _kept_mask, out_of_range_labels, reduce_loss
 from ..function import NumpyFn
 from ..node import apply
+from ..ops.layernorm import LayerNorm
 from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
@@ -299,10 +300,14 @@ def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = Non
     for name, p in (("weight", weight), ("bias", bias)):
         if p is not None and p.shape != shape:
             raise ValueError(f"layer_norm: {name} of shape {p.shape} must have normalized_shape {shape}")
-    out = x.layernorm(axis=tuple(range(x.ndim - len(shape), x.ndim)), eps=eps)
-    if weight is not None:
-        out = out * weight
-    return out if bias is None else out + bias
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    if weight is None:
+        out = x.layernorm(axis=axes, eps=eps)
+        return out if bias is None else out + bias
+    affine = [p if p.dtype == x.dtype else p.cast(x.dtype) for p in (weight, bias) if p is not None]
+    if eps < 0:
+        raise ValueError(f"layer_norm: eps must be non-negative, got {eps}")
+    return apply(LayerNorm, x, *affine, axis=axes, eps=float(eps))  # one primitive, the affine part fused
 
 
 def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
