@@ -19,6 +19,7 @@ from tinygrad_lite.node import apply
 from tinygrad_lite.ops.attention import Softmax
 from tinygrad_lite.ops.embedding import EmbeddingScatter
 from tinygrad_lite.ops.gelu import GeluTanh
+from tinygrad_lite.ops.narrow import Narrow
 
 EINSUM_FORMULAS = [
     "ij,jk->ik", "bij,bjk->bik", "ij,jk", "ii->", "ii->i", "i,j->ij", "...ij->...ji", "ij->i", "ij,jk,kl->il",
@@ -92,6 +93,14 @@ def layer_norm_affine_case(draw: st.DrawFn) -> Case:
 def layer_norm_affine_ref(x: np.ndarray, *wb: np.ndarray, k: int) -> np.ndarray:
     out = layernorm_ref(x, tuple(range(x.ndim - k, x.ndim)), 1e-5) * wb[0]
     return out + wb[1] if len(wb) > 1 else out
+
+
+@st.composite
+def narrow_case(draw: st.DrawFn) -> Case:
+    x = draw(arr(shapes(min_dims=1)))
+    axis = draw(st.integers(0, x.ndim - 1))
+    start = draw(st.integers(0, x.shape[axis]))
+    return (x,), {"axis": axis, "start": start, "length": draw(st.integers(0, x.shape[axis] - start))}
 
 
 @st.composite
@@ -190,6 +199,9 @@ ATTENTION = [
     Spec("gelu[fused primitive]", lambda x: apply(GeluTanh, x),
          lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3))),
          arr(shapes()).map(lambda a: ((a,), {})), ("GeluTanh",)),
+    Spec("narrow", lambda x, axis, start, length: apply(Narrow, x, axis=axis, start=start, length=length),
+         lambda x, axis, start, length: np.take(x, range(start, start + length), axis=axis), narrow_case(),
+         ("Narrow",)),
     Spec("masked_fill", lambda x, mask, value: x.masked_fill(Tensor(mask), value),
          lambda x, mask, value: np.where(mask, value, x), masked_fill_case(), ("Where",)),
 ]

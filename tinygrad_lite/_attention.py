@@ -26,6 +26,7 @@ from .ops.einsum import Einsum, canonical
 from .ops.embedding import EmbeddingLookup
 from .ops.gelu import GeluTanh  # noqa: F401 - registered here until Tensor.gelu (_elementwise.py) calls it
 from .ops.layernorm import LayerNorm
+from .ops.narrow import Narrow  # noqa: F401 - registered with the other attention primitives
 
 if TYPE_CHECKING:
     from .tensor import Tensor

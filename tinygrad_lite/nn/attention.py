@@ -19,6 +19,7 @@ from .._attention import attention
 from .._dropout import check_probability
 from ..function import NumpyFn
 from ..node import apply
+from ..ops.narrow import Narrow
 from ..tensor import Tensor
 from . import init
 from .linear import Linear, check_size
@@ -38,6 +39,12 @@ def _bias(mask: Any, dtype: np.dtype, name: str) -> Tensor:
         return m.cast(dtype)
     raise TypeError(f"MultiheadAttention: {name} must be bool (True: ignore) or float (added to the scores), "
                     f"got {m.dtype}")
+
+
+def _thirds(packed: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The query, key and value blocks of a packed (3E, ...) parameter, as `Narrow` views."""
+    e = packed.shape[0] // 3
+    return tuple(apply(Narrow, packed, axis=0, start=i * e, length=e) for i in range(3))  # type: ignore[return-value]
 
 
 class MultiheadAttention(Module):
@@ -89,9 +96,7 @@ class MultiheadAttention(Module):
 
     def _projection_weights(self) -> tuple[Tensor, Tensor, Tensor]:
         if self.in_proj_weight is not None:
-            e = self.embed_dim
-            w = self.in_proj_weight
-            return w[:e], w[e:2 * e], w[2 * e:]
+            return _thirds(self.in_proj_weight)
         assert self.q_proj_weight is not None and self.k_proj_weight is not None and self.v_proj_weight is not None
         return self.q_proj_weight, self.k_proj_weight, self.v_proj_weight
 
@@ -156,7 +161,7 @@ class MultiheadAttention(Module):
         wq, wk, wv = self._projection_weights()
         bq = bk = bv = None
         if self.in_proj_bias is not None:
-            bq, bk, bv = self.in_proj_bias[:e], self.in_proj_bias[e:2 * e], self.in_proj_bias[2 * e:]
+            bq, bk, bv = _thirds(self.in_proj_bias)
 
         def heads(x: Tensor, w: Tensor, b: Tensor | None, steps: int) -> Tensor:  # (S, N, ·) -> (N, H, S, D)
             return x.linear(w.T, b).reshape(steps, n, h, d).permute(1, 2, 0, 3)
