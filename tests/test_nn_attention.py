@@ -533,3 +533,18 @@ def test_fused_gelu_matches_torch_and_the_composite():
     assert apply(GeluTanh, x32).dtype == np.float32
     t = Tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
     assert gradgradcheck(lambda a: apply(GeluTanh, a), t)
+
+
+def test_jitted_attention_dropout_draws_fresh_masks():
+    x = Tensor.ones(2, 6, 8)
+
+    @tl.jit
+    def attend(q: Tensor) -> Tensor:
+        return F.scaled_dot_product_attention(q, q, q, dropout_p=0.5)
+
+    Tensor.manual_seed(0)
+    outs = [attend(x).numpy() for _ in range(4)]
+    assert all(not np.array_equal(a, b) for a, b in zip(outs, outs[1:]))  # a new mask on every replay
+    Tensor.manual_seed(0)
+    eager = [F.scaled_dot_product_attention(x, x, x, dropout_p=0.5).numpy() for _ in range(4)]
+    np.testing.assert_array_equal(np.stack(outs), np.stack(eager))  # the same draws as eager mode
