@@ -548,3 +548,18 @@ def test_jitted_attention_dropout_draws_fresh_masks():
     Tensor.manual_seed(0)
     eager = [F.scaled_dot_product_attention(x, x, x, dropout_p=0.5).numpy() for _ in range(4)]
     np.testing.assert_array_equal(np.stack(outs), np.stack(eager))  # the same draws as eager mode
+
+
+@given(shape=hnp.array_shapes(min_dims=1, max_dims=3, max_side=4), data=st.data())
+def test_narrow_matches_torch(shape, data):
+    from tinygrad_lite.node import apply
+    from tinygrad_lite.ops.narrow import Narrow
+
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    start = data.draw(st.integers(0, shape[axis]))
+    length = data.draw(st.integers(0, shape[axis] - start))
+    pair = _pair(np.random.default_rng(0).standard_normal(shape))
+    _compare(apply(Narrow, pair[0], axis=axis, start=start, length=length),
+             torch.narrow(pair[1], axis, start, length), [pair])
+    with pytest.raises(ValueError, match="do not fit"):
+        apply(Narrow, pair[0], axis=axis, start=start, length=shape[axis] + 1)
