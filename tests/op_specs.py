@@ -618,6 +618,15 @@ NONDIFF = [
                             shapes(min_dims=1))),
 ]
 
+# The convolution, pooling, normalization and dropout specs live in their own file; so do the attention,
+# einsum, embedding, layer-norm, masked_fill and one_hot specs.
+from op_specs_attention import ATTENTION, ATTENTION_NONDIFF  # noqa: E402
+from op_specs_conv import CONV  # noqa: E402
+
+SPECS += CONV
+SPECS += ATTENTION
+NONDIFF += ATTENTION_NONDIFF
+
 # --- which Tensor methods need a spec: all of them, derived from the class, except these -------------------
 # Public names of Tensor that are not ops with a value and gradient to check, by why. Everything else public
 # on the class must have a spec above (by name, before any "[variant]"), so a new method cannot slip past.
@@ -626,7 +635,7 @@ NOT_OPS: dict[str, str] = {
         "arange empty eye full full_like linspace manual_seed normal ones ones_like rand randint randn uniform "
         "zeros zeros_like",
     "attributes and graph bookkeeping": "data device dtype grad is_leaf ndim requires_grad shape backward detach "
-                                        "requires_grad_ retain_grad realize",
+                                        "requires_grad_ retain_grad realize train training",
     "values read out into Python or NumPy": "item numpy tolist numel element_size",
     "drawing the graph, not an op": "to_dot",
     "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long",

@@ -30,16 +30,26 @@ from .activation import (
     Softsign,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .serialization import load, save
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BatchNorm1d", "BatchNorm2d", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d",
+    "GroupNorm", "MaxPool2d",
+    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
     "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "ReLU6", "Sequential",
     "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
     "utils",
 ]
+__all__ += ["Embedding", "LayerNorm", "MultiheadAttention"]

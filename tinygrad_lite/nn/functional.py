@@ -27,6 +27,7 @@ from .._nn_ops import (
 from ..data_checks import check
 from ..function import NumpyFn
 from ..node import apply
+from ..ops.layernorm import LayerNorm
 from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
@@ -242,3 +243,164 @@ def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear."""
     return x.linear(weight.T, bias)
+
+
+# --- regularization ----------------------------------------------------------------------------
+def dropout(input: Tensor, p: float = 0.5, training: bool = True, inplace: bool = False) -> Tensor:  # noqa: A002
+    """Zero each element with probability p and scale the rest by 1/(1-p) when `training` (PyTorch's
+    default True, whatever `Tensor.training` says); the input itself otherwise."""
+    from .._dropout import check_probability, dropout_mask_apply
+
+    q = check_probability("dropout", p)
+    if inplace:
+        raise ValueError("dropout(inplace=True) is not supported: tensors here are not modified in place")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"dropout: input must be a Tensor, got {type(input).__name__}")
+    return dropout_mask_apply(input, q) if training else input
+
+
+# --- embeddings, normalization, attention ------------------------------------------------------------------
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002 - PyTorch's name
+              max_norm: float | None = None, norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+              sparse: bool = False) -> Tensor:
+    """The rows of `weight` (num_embeddings, dim) at the integer `input` indices (any shape): the result has
+    shape input.shape + (dim,). Repeated indices add up in the gradient; the row `padding_idx` gets none."""
+    from .._attention import embedding as lookup
+
+    if max_norm is not None or scale_grad_by_freq or sparse:
+        raise NotImplementedError("embedding: max_norm, scale_grad_by_freq and sparse are not supported")
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"embedding: weight must be a Tensor, got {type(weight).__name__}")
+    out = lookup(weight, input)
+    if padding_idx is None:
+        return out
+    rows = weight.shape[0]
+    if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or not -rows <= padding_idx < rows:
+        raise ValueError(f"embedding: padding_idx must be an int in [-{rows}, {rows}), got {padding_idx!r}")
+    idx = input if isinstance(input, Tensor) else Tensor(np.asarray(input))
+    kept = (idx != padding_idx % rows).unsqueeze(-1)
+    return kept.where(out, out.detach())  # the same values; no gradient reaches the padding row
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """int64 one-hot rows with a new last axis of `num_classes` (max + 1 when -1), as PyTorch."""
+    if not isinstance(tensor, Tensor):
+        raise TypeError(f"one_hot: input must be a Tensor, got {type(tensor).__name__}")
+    return tensor.one_hot(num_classes).cast(np.int64)
+
+
+def layer_norm(input: Tensor, normalized_shape: Any, weight: Tensor | None = None,  # noqa: A002
+               bias: Tensor | None = None, eps: float = 1e-5) -> Tensor:
+    """Normalise over the trailing `normalized_shape` dimensions (biased variance), then · weight + bias."""
+    x = _float_input("layer_norm", input)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if not shape or x.shape[x.ndim - len(shape):] != shape or len(shape) > x.ndim:
+        raise ValueError(f"layer_norm: normalized_shape {shape} must match the input's trailing dimensions, "
+                         f"got an input of shape {x.shape}")
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and p.shape != shape:
+            raise ValueError(f"layer_norm: {name} of shape {p.shape} must have normalized_shape {shape}")
+    axes = tuple(range(x.ndim - len(shape), x.ndim))
+    if weight is None:
+        out = x.layernorm(axis=axes, eps=eps)
+        return out if bias is None else out + bias
+    affine = [p if p.dtype == x.dtype else p.cast(x.dtype) for p in (weight, bias) if p is not None]
+    if eps < 0:
+        raise ValueError(f"layer_norm: eps must be non-negative, got {eps}")
+    return apply(LayerNorm, x, *affine, axis=axes, eps=float(eps))  # one primitive, the affine part fused
+
+
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn_mask: Any = None,
+                                 dropout_p: float = 0.0, is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """softmax(query·keyᵀ·scale + mask)·value, PyTorch's function: a bool `attn_mask` marks with True what
+    takes part, a float one is added; `is_causal` masks the future; dropout on the weights whenever
+    dropout_p > 0 (PyTorch's rule: pass `dropout_p=p if training else 0.0`)."""
+    from .._attention import attention
+    from .._dropout import check_probability
+
+    if enable_gqa:
+        raise NotImplementedError("scaled_dot_product_attention: enable_gqa is not supported")
+    p = check_probability("scaled_dot_product_attention", dropout_p)
+    out, _ = attention(query, key, value, attn_mask, p, is_causal, scale, "scaled_dot_product_attention")
+    return out
+
+# --- convolution, pooling, normalization (PyTorch's signatures) ----------------------------------------------
+def _conv(fn: str, nd: int, input: Tensor, weight: Tensor) -> None:  # noqa: A002
+    if not isinstance(weight, Tensor) or weight.ndim != nd + 2:
+        raise ValueError(f"{fn}: weight must be a {nd + 2}-D Tensor (out_channels, in_channels/groups, "
+                         f"*{nd} kernel sizes), got {getattr(weight, 'shape', type(weight).__name__)}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"{fn}: input must be a Tensor, got {type(input).__name__}")
+
+
+def conv1d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """1-D convolution of (N, C, L) by weight (Co, C/groups, K)."""
+    _conv("conv1d", 1, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """2-D convolution of (N, C, H, W) by weight (Co, C/groups, kh, kw); padding an int, a pair,
+    "same" or "valid"."""
+    _conv("conv2d", 2, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv3d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1, padding: Any = 0,  # noqa: A002
+           dilation: Any = 1, groups: int = 1) -> Tensor:
+    """3-D convolution of (N, C, D, H, W) by weight (Co, C/groups, kd, kh, kw)."""
+    _conv("conv3d", 3, input, weight)
+    return input.conv2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding)
+
+
+def conv_transpose2d(input: Tensor, weight: Tensor, bias: Tensor | None = None, stride: Any = 1,  # noqa: A002
+                     padding: Any = 0, output_padding: Any = 0, groups: int = 1, dilation: Any = 1) -> Tensor:
+    """Transposed 2-D convolution with weight (C, Co/groups, kh, kw), PyTorch's argument order."""
+    if not isinstance(weight, Tensor) or weight.ndim != 4:
+        raise ValueError(f"conv_transpose2d: weight must be a 4-D Tensor (in_channels, out_channels/groups, kh, kw), "
+                         f"got {getattr(weight, 'shape', type(weight).__name__)}")
+    if not isinstance(input, Tensor):
+        raise TypeError(f"conv_transpose2d: input must be a Tensor, got {type(input).__name__}")
+    return input.conv_transpose2d(weight, bias, groups=groups, stride=stride, dilation=dilation, padding=padding,
+                                  output_padding=output_padding)
+
+
+def max_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0, dilation: Any = 1,  # noqa: A002
+               ceil_mode: bool = False, return_indices: bool = False) -> Tensor:
+    """The largest element of each window; the gradient goes to each window's first largest element."""
+    if return_indices:
+        raise ValueError("max_pool2d(return_indices=True) is not supported")
+    return input.max_pool2d(kernel_size, stride, dilation, padding, ceil_mode)
+
+
+def avg_pool2d(input: Tensor, kernel_size: Any, stride: Any = None, padding: Any = 0,  # noqa: A002
+               ceil_mode: bool = False, count_include_pad: bool = True, divisor_override: int | None = None) -> Tensor:
+    """The mean of each window, with PyTorch's divisors."""
+    return input.avg_pool2d(kernel_size, stride, 1, padding, ceil_mode, count_include_pad, divisor_override)
+
+
+def adaptive_avg_pool2d(input: Tensor, output_size: Any) -> Tensor:  # noqa: A002
+    """Average over PyTorch's adaptive windows to `output_size` on the last two axes."""
+    from .pooling import adaptive_avg_pool2d as pool
+
+    return pool(input, output_size)
+
+
+def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,  # noqa: A002
+               weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
+               momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
+    """Batch norm over axis 1; when training, the running statistics given are updated in place."""
+    from .normalization import batch_norm as bn
+
+    return bn(input, running_mean, running_var, weight, bias, training, momentum, eps)
+
+
+def group_norm(input: Tensor, num_groups: int, weight: Tensor | None = None, bias: Tensor | None = None,  # noqa: A002
+               eps: float = 1e-5) -> Tensor:
+    """Normalise each sample over groups of channels."""
+    from .normalization import group_norm as gn
+
+    return gn(input, num_groups, weight, bias, eps)
