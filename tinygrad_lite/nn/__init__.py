@@ -7,7 +7,7 @@
 >>> loss = nn.CrossEntropyLoss()(model(Tensor([[0.5, -1.0]])), Tensor([2]))
 >>> opt.zero_grad(); _ = loss.backward(); opt.step()
 """
-from . import functional, init, optim
+from . import functional, init, optim, utils
 from .activation import (
     CELU,
     ELU,
@@ -30,7 +30,7 @@ from .activation import (
     Softsign,
     Tanh,
 )
-from .container import Sequential
+from .container import ModuleDict, ModuleList, Sequential
 from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d
 from .dropout import Dropout
 from .linear import Linear
@@ -45,6 +45,7 @@ __all__ = [
     "GroupNorm", "MaxPool2d",
     "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "Dropout", "ELU", "Flatten", "GELU", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
-    "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+    "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "ReLU6", "Sequential",
+    "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+    "utils",
 ]
