@@ -54,10 +54,16 @@ def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints,
              dtype: Any) -> Any:
     """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
     one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
-    image: Any = np.zeros(lead + tuple(size), dtype=dtype)
+    tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
+    covered = tiles and all(o * k == n for o, k, n in zip(outs, kernel, size))
+    image: Any = (np.empty if covered else np.zeros)(lead + tuple(size), dtype=dtype)
     for k, part in zip(np.ndindex(*kernel), parts):
-        image[(Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
-                           for i, d, s, o in zip(k, dilation, stride, outs)))] += part
+        target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
+                              for i, d, s, o in zip(k, dilation, stride, outs)))
+        if tiles:
+            image[target] = part
+        else:
+            image[target] += part
     return image
 
 
