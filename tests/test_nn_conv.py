@@ -196,6 +196,19 @@ def test_conv_transpose2d_matches_torch(groups: int, k: int, stride: int, dilati
         _close(ours.grad, theirs.grad)
 
 
+@pytest.mark.parametrize("nd", [1, 3])
+def test_conv_transpose_in_1d_and_3d_matches_torch(nd: int) -> None:
+    x, tx = _pair((2, 4, *(3,) * nd), nd)
+    w, tw = _pair((4, 3, *(2,) * nd), nd + 1)
+    out = x.conv_transpose2d(w, groups=2, stride=2, padding=1, output_padding=1, dilation=1)
+    tfn = {1: torch.nn.functional.conv_transpose1d, 3: torch.nn.functional.conv_transpose3d}[nd]
+    ref = tfn(tx, tw, stride=2, padding=1, output_padding=1, groups=2)
+    _close(out, ref)
+    _backward_both(out, ref, nd)
+    _close(x.grad, tx.grad)
+    _close(w.grad, tw.grad)
+
+
 def test_conv_errors_name_the_shapes() -> None:
     x = Tensor.zeros(1, 3, 5, 5)
     with pytest.raises(ValueError, match=r"3 channels.*\(4, 2, 3, 3\).*expects 2"):
