@@ -463,3 +463,13 @@ def test_a_jitted_cnn_training_step_equals_eager() -> None:
     for (name, a), (_, b) in zip(me.state_dict().items(), mj.state_dict().items()):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6, err_msg=name)
     assert int(mj.features[1].num_batches_tracked.item()) == 4
+
+
+def test_an_empty_batch_goes_through_like_torch() -> None:
+    x, tx = _pair((0, 3, 5, 5), 0)
+    w, tw = _pair((4, 3, 3, 3), 1)
+    out, ref = x.conv2d(w).max_pool2d(2), torch.nn.functional.max_pool2d(torch.nn.functional.conv2d(tx, tw), 2)
+    assert out.shape == tuple(ref.shape) == (0, 4, 1, 1)
+    out.sum().backward()
+    assert x.grad.shape == x.shape and w.grad is not None and not w.grad.numpy().any()
+    assert x.conv_transpose2d(Tensor.zeros(3, 2, 3, 3, dtype="float64"), stride=2).shape == (0, 2, 11, 11)

@@ -95,7 +95,7 @@ def _grouped(g: Any, groups: int) -> Any:
 
 def _image(out: Any, n: int, spatial: Ints) -> Any:
     """(G, Co/G, N·P) -> an (N, Co, *O) view."""
-    return out.reshape((-1, n, *spatial)).swapaxes(0, 1)
+    return out.reshape((out.shape[0] * out.shape[1], n, *spatial)).swapaxes(0, 1)
 
 
 @register
@@ -109,7 +109,7 @@ class Conv(Function):
         kernel = w.shape[2:]
         cols = _columns(x, kernel, stride, dilation, groups)
         self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
+        out = np.matmul(w.reshape(groups, w.shape[0] // groups, cols.shape[1]), cols)
         outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
         return _image(out, x.shape[0], outs)  # type: ignore[no-any-return]
 
@@ -139,9 +139,9 @@ class ConvTranspose(Function):
         self.stride, self.dilation, self.groups = stride, dilation, groups
         n, nd = g.shape[0], len(size)
         kernel, outs = w.shape[2:], g.shape[2:]
-        wm = w.reshape(groups, w.shape[0] // groups, -1)
+        wm = w.reshape(groups, w.shape[0] // groups, w.shape[1] * math.prod(kernel))
         cols = np.matmul(wm.swapaxes(1, 2), _grouped(g, groups))  # (G, C/G·K, N·P)
-        cols = cols.reshape((-1, *kernel, n, *outs))  # (C, *K, N, *O)
+        cols = cols.reshape((groups * w.shape[1], *kernel, n, *outs))  # (C, *K, N, *O)
         order = (0, *range(nd + 1, 2 * nd + 2), *range(1, nd + 1))  # (C, N, *O, *K)
         return col2im(cols.transpose(order), size, stride, dilation).swapaxes(0, 1)  # type: ignore[no-any-return]
 
