@@ -149,6 +149,7 @@ def test_conv_matches_torch(nd: int, groups: int, cg: int, og: int, k: int, stri
         _close(b.grad, tb.grad)
 
 
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel lengths:UserWarning")  # torch's note
 @pytest.mark.parametrize("padding", ["same", "valid", (1, 2)])
 def test_conv2d_padding_words_and_pairs_match_torch(padding: object) -> None:
     x, tx = _pair((1, 2, 6, 7), 0)
