@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, register
+from ..node import TensorCore
 
 Ints = tuple[int, ...]
 
@@ -119,7 +120,7 @@ class Conv(Function):
         gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
         if not nw:
             gw = None
-        elif isinstance(x, np.ndarray) and isinstance(g, np.ndarray) and self.cols is not None:
+        elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
             # ConvWeight.forward on the columns the forward made (then let go of: a second backward makes them anew)
             gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
         else:
