@@ -56,8 +56,9 @@ def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints,
     """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
     one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
     tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
-    covered = tiles and all(o * k == n for o, k, n in zip(outs, kernel, size))
-    image: Any = (np.empty if covered else np.zeros)(lead + tuple(size), dtype=dtype)
+    if tiles and all(o * k == n for o, k, n in zip(outs, kernel, size)):
+        return _tiled(parts, len(lead), outs, kernel)
+    image: Any = np.zeros(lead + tuple(size), dtype=dtype)
     for k, part in zip(np.ndindex(*kernel), parts):
         target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
                               for i, d, s, o in zip(k, dilation, stride, outs)))
@@ -66,6 +67,22 @@ def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints,
         else:
             image[target] += part
     return image
+
+
+def _tiled(parts: list[Any], n: int, outs: Ints, kernel: Ints) -> Any:
+    """The image the windows tile exactly (a 2x2 pool with stride 2), from each tap's part: stacking
+    the taps of one axis next to its outputs interleaves them, the last axis first. Copies only, so the
+    jit traces it (the strided writes of `add_taps` it cannot)."""
+    arrays = list(parts)
+    for axis in reversed(range(len(kernel))):
+        k = kernel[axis]
+        merged = []
+        for i in range(0, len(arrays), k):
+            stacked = np.stack(arrays[i:i + k], axis=n + axis + 1)
+            shape = stacked.shape
+            merged.append(stacked.reshape(shape[:n + axis] + (outs[axis] * k,) + shape[n + axis + 2:]))
+        arrays = merged
+    return arrays[0]
 
 
 def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
