@@ -474,3 +474,23 @@ def test_an_empty_batch_goes_through_like_torch() -> None:
     out.sum().backward()
     assert x.grad.shape == x.shape and w.grad is not None and not w.grad.numpy().any()
     assert x.conv_transpose2d(Tensor.zeros(3, 2, 3, 3, dtype="float64"), stride=2).shape == (0, 2, 11, 11)
+
+
+def test_the_jit_traces_pooling_over_tiles_and_says_which_ops_it_replays_whole() -> None:
+    w = Tensor(np.random.default_rng(0).standard_normal((2, 2, 3, 3)), requires_grad=True)
+
+    def step(x: Tensor) -> Tensor:
+        w.grad = None
+        loss = x.conv2d(w, padding=1).max_pool2d(2).avg_pool2d(2).sum()
+        loss.backward()
+        return loss
+
+    x = Tensor(np.random.default_rng(1).standard_normal((2, 2, 8, 8)))
+    jitted = jit(step)
+    expected = []
+    for i in range(3):
+        expected.append(step(x * float(i + 1)).item())
+    got = [jitted(x * float(i + 1)).item() for i in range(3)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    fallbacks = jitted.program(x).fallbacks
+    assert not [f for f in fallbacks if f.startswith(("MaxPool", "WindowSum"))], fallbacks
