@@ -393,7 +393,7 @@ UNARY = [
     Spec("swish", lambda x: x.swish(), lambda x: x * sigmoid(x), one(-6, 6), ("Sigmoid", "Mul")),
     Spec("mish", lambda x: x.mish(), lambda x: x * np.tanh(np.logaddexp(0, x)), one(-6, 6),
          ("Softplus", "Tanh", "Mul")),
-    Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("Tanh", "Mul", "Add")),
+    Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("GeluTanh",)),
     Spec("gelu[none]", lambda x: x.gelu(approximate="none"), gelu_exact, one(-5, 5), ("Erf", "Mul", "Add")),
     Spec("quick_gelu", lambda x: x.quick_gelu(), lambda x: x * sigmoid(1.702 * x), one(-5, 5), ("Sigmoid", "Mul")),
     Spec("relu6", lambda x: x.relu6(), lambda x: np.clip(x, 0, 6), one(-2, 8, avoid=(0.0, 6.0)), ("Where",)),

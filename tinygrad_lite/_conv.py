@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ._dropout import DropoutMixin
-from .node import apply
+from .node import TensorCore, apply
 from .ops.conv import Conv, ConvTranspose
 from .ops.pool import MaxPool, WindowSum
 
@@ -69,15 +69,13 @@ def _pad(x: Tensor, pairs: Pairs, value: float = 0.0) -> Tensor:
 
 
 def _float_tensor(fn: str, name: str, t: Any, like: Tensor | None = None) -> Tensor:
-    from .tensor import Tensor  # late: tensor.py imports this module
-
-    if not isinstance(t, Tensor):
+    if not isinstance(t, TensorCore):
         raise TypeError(f"{fn}: {name} must be a Tensor, got {type(t).__name__}")
     if t.dtype.kind != "f":
         raise TypeError(f"{fn}: {name} must be a floating-point tensor, got {t.dtype}")
     if like is not None and t.dtype != like.dtype:
         raise TypeError(f"{fn}: input ({like.dtype}) and {name} ({t.dtype}) must have the same dtype")
-    return t
+    return t  # type: ignore[return-value]  # a TensorCore is a Tensor at run time
 
 
 def _batched(fn: str, x: Tensor, nd: int) -> tuple[Tensor, bool]:

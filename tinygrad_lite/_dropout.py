@@ -50,26 +50,22 @@ def dropout_mask_apply(x: Tensor, p: float) -> Tensor:
     return x * (keep.cast(x.dtype) * (1.0 / (1.0 - p)))
 
 
-class train(ContextDecorator):  # noqa: N801 - tinygrad's spelling
-    """Set `Tensor.training` inside a `with` block or a decorated function, then restore it."""
+class TrainMode(ContextDecorator):
+    """Set `training` on a tensor class inside a `with` block or a decorated function, then restore it."""
 
-    def __init__(self, mode: bool = True) -> None:
+    def __init__(self, owner: type, mode: bool = True) -> None:
         if not isinstance(mode, bool):
             raise TypeError(f"Tensor.train(mode) takes a bool, got {type(mode).__name__}")
-        self.mode = mode
+        self.owner, self.mode = owner, mode
         self._previous: list[bool] = []
 
     def __enter__(self) -> None:
-        from .tensor import Tensor  # late: tensor.py imports this module
-
-        self._previous.append(Tensor.training)
-        Tensor.training = self.mode
+        self._previous.append(self.owner.training)  # type: ignore[attr-defined]
+        self.owner.training = self.mode  # type: ignore[attr-defined]
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
-        from .tensor import Tensor
-
-        Tensor.training = self._previous.pop()
+        self.owner.training = self._previous.pop()  # type: ignore[attr-defined]
 
 
 class DropoutMixin:
@@ -78,7 +74,11 @@ class DropoutMixin:
     # A class attribute, read as `type(self).training`: `Tensor.training = True` and `with Tensor.train():`
     # both set it on Tensor itself.
     training: ClassVar[bool] = False
-    train: ClassVar[type[train]] = train
+
+    @classmethod
+    def train(cls, mode: bool = True) -> TrainMode:
+        """`with Tensor.train():` (or `@Tensor.train()`) turns dropout on inside, as tinygrad's."""
+        return TrainMode(cls, mode)
 
     def dropout(self: Tensor, p: float = 0.5) -> Tensor:  # type: ignore[misc]  # a mixin self-type
         """Zero each element with probability p and scale the rest by 1/(1-p), only while `Tensor.training`

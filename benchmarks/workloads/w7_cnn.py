@@ -2,8 +2,9 @@
 → ReLU → 2×2 max-pool → 256-120-84-10 (ReLU), mean softmax cross-entropy, SGD, float32 (random data, seed 0).
 
 Timed: one training step (forward, backward, update). The NumPy floor is a hand-written im2col
-implementation of the same step: each convolution one column copy and one matmul, its input gradient
-one matmul and a strided add per kernel tap (col2im), the pools reshapes of the non-overlapping 2×2 tiles.
+implementation of the same step: each convolution one column copy and one matmul (the columns kept for
+the weight gradient), its input gradient one matmul and a strided add per kernel tap (col2im), the pools
+elementwise maxima over the four strided taps of the 2×2 tiles.
 """
 from __future__ import annotations
 
@@ -76,17 +77,24 @@ def _col2im(cols: np.ndarray, shape: tuple[int, ...], k: int) -> np.ndarray:
 
 
 def _pool(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """2×2 max-pool of (N, C, H, W) and the mask of each tile's first maximum (PyTorch's tie rule)."""
-    n, c, h, w = x.shape
-    tiles = x.reshape(n, c, h // 2, 2, w // 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, h // 2, w // 2, 4)
-    idx = tiles.argmax(-1)
-    return np.take_along_axis(tiles, idx[..., None], -1)[..., 0], idx
+    """2×2 max-pool of (N, C, H, W) and, per tile, which of its 4 elements is the first maximum (PyTorch's
+    tie rule): elementwise over the four strided taps of the tiles, no copy of the input."""
+    taps = [x[:, :, i::2, j::2] for i in (0, 1) for j in (0, 1)]
+    best, index = taps[0], np.zeros(taps[0].shape, np.int8)
+    for k in (1, 2, 3):
+        index = np.where(taps[k] > best, np.int8(k), index)
+        best = np.maximum(best, taps[k])
+    return best, index
 
 
-def _unpool(g: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def _unpool(g: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """The gradient of _pool: each tile's gradient written at its first maximum (tiles do not overlap)."""
     n, c, ho, wo = g.shape
-    tiles = (idx[..., None] == np.arange(4)) * g[..., None]
-    return tiles.reshape(n, c, ho, wo, 2, 2).transpose(0, 1, 2, 4, 3, 5).reshape(n, c, 2 * ho, 2 * wo)
+    out = np.empty((n, c, 2 * ho, 2 * wo), g.dtype)
+    zero = np.zeros((), g.dtype)
+    for k, (i, j) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[:, :, i::2, j::2] = np.where(index == k, g, zero)
+    return out
 
 
 class Floor:

@@ -245,7 +245,7 @@ class Recorder:
         return ref
 
     def _tracer(self) -> Tracer:
-        return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup, self._known)
+        return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup)
 
     def _lookup(self, array: np.ndarray) -> Value | None:
         return self._by_array.get(id(array))

@@ -33,6 +33,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, register
+from ..node import TensorCore
 
 Ints = tuple[int, ...]
 
@@ -54,11 +55,34 @@ def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints,
              dtype: Any) -> Any:
     """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
     one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
+    tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
+    if tiles and all(o * k == n for o, k, n in zip(outs, kernel, size)):
+        return _tiled(parts, len(lead), outs, kernel)
     image: Any = np.zeros(lead + tuple(size), dtype=dtype)
     for k, part in zip(np.ndindex(*kernel), parts):
-        image[(Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
-                           for i, d, s, o in zip(k, dilation, stride, outs)))] += part
+        target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
+                              for i, d, s, o in zip(k, dilation, stride, outs)))
+        if tiles:
+            image[target] = part
+        else:
+            image[target] += part
     return image
+
+
+def _tiled(parts: list[Any], n: int, outs: Ints, kernel: Ints) -> Any:
+    """The image the windows tile exactly (a 2x2 pool with stride 2), from each tap's part: stacking
+    the taps of one axis next to its outputs interleaves them, the last axis first. Copies only, so the
+    jit traces it (the strided writes of `add_taps` it cannot)."""
+    arrays = list(parts)
+    for axis in reversed(range(len(kernel))):
+        k = kernel[axis]
+        merged = []
+        for i in range(0, len(arrays), k):
+            stacked = np.stack(arrays[i:i + k], axis=n + axis + 1)
+            shape = stacked.shape
+            merged.append(stacked.reshape(shape[:n + axis] + (outs[axis] * k,) + shape[n + axis + 2:]))
+        arrays = merged
+    return arrays[0]
 
 
 def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
@@ -89,7 +113,7 @@ def _grouped(g: Any, groups: int) -> Any:
 
 def _image(out: Any, n: int, spatial: Ints) -> Any:
     """(G, Co/G, N·P) -> an (N, Co, *O) view."""
-    return out.reshape((-1, n, *spatial)).swapaxes(0, 1)
+    return out.reshape((out.shape[0] * out.shape[1], n, *spatial)).swapaxes(0, 1)
 
 
 @register
@@ -103,7 +127,7 @@ class Conv(Function):
         kernel = w.shape[2:]
         cols = _columns(x, kernel, stride, dilation, groups)
         self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, -1), cols)
+        out = np.matmul(w.reshape(groups, w.shape[0] // groups, cols.shape[1]), cols)
         outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
         return _image(out, x.shape[0], outs)  # type: ignore[no-any-return]
 
@@ -113,7 +137,7 @@ class Conv(Function):
         gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
         if not nw:
             gw = None
-        elif isinstance(x, np.ndarray) and isinstance(g, np.ndarray) and self.cols is not None:
+        elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
             # ConvWeight.forward on the columns the forward made (then let go of: a second backward makes them anew)
             gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
         else:
@@ -133,9 +157,9 @@ class ConvTranspose(Function):
         self.stride, self.dilation, self.groups = stride, dilation, groups
         n, nd = g.shape[0], len(size)
         kernel, outs = w.shape[2:], g.shape[2:]
-        wm = w.reshape(groups, w.shape[0] // groups, -1)
+        wm = w.reshape(groups, w.shape[0] // groups, w.shape[1] * math.prod(kernel))
         cols = np.matmul(wm.swapaxes(1, 2), _grouped(g, groups))  # (G, C/G·K, N·P)
-        cols = cols.reshape((-1, *kernel, n, *outs))  # (C, *K, N, *O)
+        cols = cols.reshape((groups * w.shape[1], *kernel, n, *outs))  # (C, *K, N, *O)
         order = (0, *range(nd + 1, 2 * nd + 2), *range(1, nd + 1))  # (C, N, *O, *K)
         return col2im(cols.transpose(order), size, stride, dilation).swapaxes(0, 1)  # type: ignore[no-any-return]
 

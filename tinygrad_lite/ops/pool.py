@@ -50,10 +50,12 @@ class MaxPool(Function):
         small = np.int8 if len(taps) <= 127 else np.int32  # NumPy's where is fast only without type promotion
         best, index = taps[0], np.zeros(taps[0].shape, small)
         for i, tap in enumerate(taps[1:], 1):
-            # PyTorch's rule: a strictly larger value wins (so the first of equal maxima stays), and so does NaN.
-            wins = (tap > best) | np.isnan(tap)
-            best = np.maximum(best, tap)  # NaN propagates, as the rule above wants
-            index = np.where(wins, small(i), index)
+            # PyTorch's rule: a strictly larger value wins, so the first of equal maxima keeps the gradient.
+            index = np.where(tap > best, small(i), index)
+            best = np.maximum(best, tap)  # NaN propagates
+        if np.isnan(best).any():  # PyTorch also lets every NaN win: the gradient goes to a window's last NaN
+            for i, tap in enumerate(taps):
+                index = np.where(np.isnan(tap), small(i), index)
         self.index = index
         return np.array(best) if len(taps) == 1 else best  # type: ignore[no-any-return]
 
