@@ -8,6 +8,7 @@
 (2, 1)
 """
 from . import dtypes, nn, optim
+from .derivatives import hessian, hvp, jacobian, jvp, vjp
 from .draw import draw_graph
 from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
@@ -16,5 +17,6 @@ from .tensor import GradientError, Tensor
 from .transforms import grad, value_and_grad
 
 __all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "detect_anomaly", "draw_graph", "dtypes",
-           "enable_grad", "grad", "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
+           "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "jit", "jvp", "nn", "no_grad",
+           "optim", "value_and_grad", "vjp"]
 __version__ = "0.1.0"

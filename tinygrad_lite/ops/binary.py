@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._jvp_util import or_zeros, plus
 from .unary import Log
 
 
@@ -21,6 +22,10 @@ class Add(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         return g, g
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(dx, dy)
+
 
 @register
 class Sub(Function):
@@ -32,6 +37,10 @@ class Sub(Function):
 
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         return g, (-g if self.needs_grad[1] else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(dx, None if dy is None else -dy)
 
 
 @register
@@ -45,6 +54,10 @@ class Mul(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
         return (g * y if nx else None), (g * x if ny else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(None if dx is None else dx * y, None if dy is None else x * dy)
 
 
 @register
@@ -62,6 +75,10 @@ class Div(Function):
         gx = g / y if nx else None
         gy = -(g * x) / (y * y) if ny else None
         return gx, gy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(None if dx is None else dx / y, None if dy is None else -(dy * x) / (y * y))
 
 
 @register
@@ -85,6 +102,16 @@ class Pow(Function):
         gy = Where.call(x == 0, 0.0, g * out * Log.call(Where.call(x == 0, 1.0, x))) if ny else None
         return gx, gy
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        tx = ty = None
+        if dx is not None:  # the same masking as vjp: no 0·∞ at x = 0
+            ym1 = y - 1
+            tx = dx * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
+        if dy is not None:
+            ty = Where.call(x == 0, 0.0, dy * out * Log.call(Where.call(x == 0, 1.0, x)))
+        return plus(tx, ty)
+
 
 @register
 class Maximum(Function):
@@ -102,6 +129,13 @@ class Maximum(Function):
         gy = Where.call(tie, half, g * (x < y)) if ny else None
         return gx, gy
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        # The vjp's convention, so the two agree: ties take the mean of both tangents.
+        tie, x_wins = x == y, x > y
+        dx, dy = or_zeros(dx, x), or_zeros(dy, y)
+        return Where.call(tie, (dx + dy) * 0.5, Where.call(x_wins, dx, dy))
+
 
 @register
 class Where(Function):
@@ -117,6 +151,10 @@ class Where(Function):
         gx = Where.call(cond, g, 0.0) if nx else None
         gy = Where.call(cond, 0.0, g) if ny else None
         return None, gx, gy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, cond: Any, x: Any, y: Any) -> Any:
+        _, dx, dy = tangents
+        return Where.call(cond, 0.0 if dx is None else dx, 0.0 if dy is None else dy)
 
 
 class _Compare(Function):

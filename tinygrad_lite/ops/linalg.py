@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._jvp_util import plus
 from .movement import Reshape
 
 
@@ -38,3 +39,7 @@ class Matmul(Function):
             gb = Reshape.call(_mT(a) @ g2, shape=a.shape[:-2] + (a.shape[-1],)) if nb else None
             return ga, gb
         return (g @ _mT(b) if na else None), (_mT(a) @ g if nb else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, a: Any, b: Any) -> Any:
+        da, db = tangents
+        return plus(None if da is None else Matmul.call(da, b), None if db is None else Matmul.call(a, db))

@@ -6,6 +6,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._jvp_util import or_zeros
 
 Index = Any  # a NumPy index: a tuple of ints, slices, None, Ellipsis and integer arrays
 
@@ -22,6 +23,10 @@ class Reshape(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Reshape.call(g, shape=x.shape),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Reshape.call(dx, shape=out.shape)
+
 
 @register
 class Permute(Function):
@@ -35,6 +40,10 @@ class Permute(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Permute.call(g, order=tuple(int(i) for i in np.argsort(self.order))),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Permute.call(dx, order=self.order)
 
 
 @register
@@ -51,6 +60,10 @@ class Expand(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Expand.call(dx, shape=out.shape)
+
 
 @register
 class Flip(Function):
@@ -64,6 +77,10 @@ class Flip(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Flip.call(g, axis=self.axis),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Flip.call(dx, axis=self.axis)
 
 
 @register
@@ -79,6 +96,11 @@ class Pad(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (GetItem.call(g, index=self.window),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        padding = tuple((w.start, n - w.stop) for w, n in zip(self.window, out.shape))
+        return Pad.call(dx, padding=padding, value=0.0)
+
 
 @register
 class GetItem(Function):
@@ -92,6 +114,10 @@ class GetItem(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (ScatterAdd.call(g, index=self.index, shape=x.shape),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return GetItem.call(dx, index=self.index)
 
 
 @register
@@ -111,6 +137,10 @@ class ScatterAdd(Function):
 
     def vjp(self, g: Any, out: Any, src: Any) -> tuple[Any]:
         return (GetItem.call(g, index=self.index),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, src: Any) -> Any:
+        (dsrc,) = tangents
+        return ScatterAdd.call(dsrc, index=self.index, shape=out.shape)
 
 
 def _is_basic(index: Index) -> bool:
@@ -136,3 +166,6 @@ class Cat(Function):
             grads.append(GetItem.call(g, index=lead + (slice(start, stop),)) if need else None)
             start = stop
         return tuple(grads)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, *xs: Any) -> Any:
+        return Cat.call(*[or_zeros(t, x) for t, x in zip(tangents, xs)], axis=self.axis)

@@ -35,6 +35,10 @@ class Sum(Function):
             g = Reshape.call(g, shape=kept_shape(x.shape, self.axis))
         return (Expand.call(g, shape=x.shape),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Sum.call(dx, axis=self.axis, keepdim=self.keepdim)
+
 
 @register
 class Max(Function):
@@ -53,6 +57,14 @@ class Max(Function):
         hit = Equal.call(x, out)
         count = Sum.call(Cast.call(hit, dtype=g.dtype), axis=self.axis, keepdim=True)
         return (Cast.call(hit, dtype=g.dtype) * (g / count),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        # The vjp's convention, so the two agree: tied maxima share the derivative equally.
+        kept = out if self.keepdim else Reshape.call(out, shape=kept_shape(x.shape, self.axis))
+        hit = Cast.call(Equal.call(x, kept), dtype=dx.dtype)
+        count = Sum.call(hit, axis=self.axis, keepdim=self.keepdim)
+        return Sum.call(hit * dx, axis=self.axis, keepdim=self.keepdim) / count
 
 
 @register
@@ -78,6 +90,20 @@ class Prod(Function):
                 )
             return (g * Reshape.call(out, shape=shape) / x,)
         return (g * _product_of_others(x, self.axis),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        shape = kept_shape(x.shape, self.axis)
+        if isinstance(x, TensorCore):
+            # As in vjp: the differentiable form divides, so it holds only where no factor is zero.
+            if bool((x.data == 0).any()):
+                raise NotImplementedError(
+                    "prod: forward mode on tensors through a product with a zero factor is not supported"
+                )
+            others = Reshape.call(out, shape=shape) / x
+        else:
+            others = _product_of_others(x, self.axis)
+        return Sum.call(dx * others, axis=self.axis, keepdim=self.keepdim)
 
 
 def _product_of_others(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
@@ -107,3 +133,7 @@ class Cumsum(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         flipped = Flip.call(g, axis=(self.axis,))
         return (Flip.call(Cumsum.call(flipped, axis=self.axis), axis=(self.axis,)),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Cumsum.call(dx, axis=self.axis)

@@ -34,6 +34,10 @@ class LogSoftmax(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g - Exp.call(out) * Sum.call(g, axis=(self.axis,), keepdim=True),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx - Sum.call(Exp.call(out) * dx, axis=(self.axis,), keepdim=True)
+
 
 @register
 class SoftmaxCrossEntropy(Function):
@@ -60,3 +64,11 @@ class SoftmaxCrossEntropy(Function):
         kept = (lab != self.ignore_index)[:, None]
         diff = (Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept
         return Reshape.call(g, shape=(rows, 1)) * diff, None
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, labels: Any) -> Any:
+        dx = tangents[0]  # labels are data: they have no tangent
+        lab = data_of(labels)
+        hit = (lab[:, None] == np.arange(x.shape[1])).astype(x.dtype)
+        target = hit * (1 - self.smoothing) + self.smoothing / x.shape[1]
+        kept = (lab != self.ignore_index)[:, None]
+        return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept * dx, axis=(1,), keepdim=False)

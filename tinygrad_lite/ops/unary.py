@@ -30,6 +30,10 @@ class Neg(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (-g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return -dx
+
 
 @register
 class Exp(Function):
@@ -41,6 +45,10 @@ class Exp(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * out,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * out
 
 
 @register
@@ -56,6 +64,10 @@ class Log(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g / x,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx / x
+
 
 @register
 class Sqrt(Function):
@@ -70,6 +82,10 @@ class Sqrt(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g / (out * 2),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx / (out * 2)
+
 
 @register
 class Sin(Function):
@@ -81,6 +97,10 @@ class Sin(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Cos.call(x),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Cos.call(x)
 
 
 @register
@@ -94,6 +114,10 @@ class Cos(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (-(g * Sin.call(x)),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return -(dx * Sin.call(x))
+
 
 @register
 class Tanh(Function):
@@ -105,6 +129,10 @@ class Tanh(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (1 - out * out),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (1 - out * out)
 
 
 @register
@@ -124,6 +152,10 @@ class Sigmoid(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (out * (1 - out)),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (out * (1 - out))
+
 
 @register
 class Relu(Function):
@@ -136,6 +168,10 @@ class Relu(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (x > 0),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (x > 0)
 
 
 @register
@@ -150,6 +186,10 @@ class Abs(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Sign.call(x),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Sign.call(x)
+
 
 class _Stepwise(Function):
     """A piecewise-constant function: its derivative is zero wherever it exists."""
@@ -158,6 +198,10 @@ class _Stepwise(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * 0,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * 0
 
 
 @register
@@ -212,6 +256,10 @@ class Cast(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Cast.call(dx, dtype=out.dtype)
+
 
 @register
 class Softplus(Function):
@@ -225,3 +273,7 @@ class Softplus(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Sigmoid.call(x),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Sigmoid.call(x)
