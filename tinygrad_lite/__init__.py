@@ -8,6 +8,7 @@
 (2, 1)
 """
 from . import dtypes, nn, optim
+from .batching import VmapFallbackWarning, vmap
 from .derivatives import hessian, hvp, jacobian, jvp, vjp
 from .draw import draw_graph
 from .function import Function
@@ -18,5 +19,5 @@ from .transforms import grad, value_and_grad
 
 __all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "detect_anomaly", "draw_graph", "dtypes",
            "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "jit", "jvp", "nn", "no_grad",
-           "optim", "value_and_grad", "vjp"]
+           "optim", "value_and_grad", "vjp", "vmap", "VmapFallbackWarning"]
 __version__ = "0.1.0"

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import elementwise
 from ._jvp_util import or_zeros, plus
 from .unary import Log
 
@@ -26,6 +27,9 @@ class Add(Function):
         dx, dy = tangents
         return plus(dx, dy)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sub(Function):
@@ -41,6 +45,9 @@ class Sub(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
         dx, dy = tangents
         return plus(dx, None if dy is None else -dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -58,6 +65,9 @@ class Mul(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
         dx, dy = tangents
         return plus(None if dx is None else dx * y, None if dy is None else x * dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -79,6 +89,9 @@ class Div(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
         dx, dy = tangents
         return plus(None if dx is None else dx / y, None if dy is None else -(dy * x) / (y * y))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -112,6 +125,9 @@ class Pow(Function):
             ty = Where.call(x == 0, 0.0, dy * out * Log.call(Where.call(x == 0, 1.0, x)))
         return plus(tx, ty)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Maximum(Function):
@@ -136,6 +152,9 @@ class Maximum(Function):
         dx, dy = or_zeros(dx, x), or_zeros(dy, y)
         return Where.call(tie, (dx + dy) * 0.5, Where.call(x_wins, dx, dy))
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Where(Function):
@@ -156,12 +175,18 @@ class Where(Function):
         _, dx, dy = tangents
         return Where.call(cond, 0.0 if dx is None else dx, 0.0 if dy is None else dy)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 class _Compare(Function):
     """Comparisons give bool tensors and are never recorded: they have no gradient."""
 
     __slots__ = ()
     differentiable = False
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -209,3 +234,6 @@ class LogicalNot(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._batch_util import shift
 from .binary import Equal
 from .movement import Expand, Flip, Reshape
 from .unary import Cast
@@ -39,6 +40,9 @@ class Sum(Function):
         (dx,) = tangents
         return Sum.call(dx, axis=self.axis, keepdim=self.keepdim)
 
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Sum.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
+
 
 @register
 class Max(Function):
@@ -65,6 +69,9 @@ class Max(Function):
         hit = Cast.call(Equal.call(x, kept), dtype=dx.dtype)
         count = Sum.call(hit, axis=self.axis, keepdim=self.keepdim)
         return Sum.call(hit * dx, axis=self.axis, keepdim=self.keepdim) / count
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Max.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
 
 
 @register
@@ -105,6 +112,9 @@ class Prod(Function):
             others = _product_of_others(x, self.axis)
         return Sum.call(dx * others, axis=self.axis, keepdim=self.keepdim)
 
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Prod.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
+
 
 def _product_of_others(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:
     """For each element, the product of the other elements in its reduction group (exclusive cumprods)."""
@@ -137,3 +147,6 @@ class Cumsum(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return Cumsum.call(dx, axis=self.axis)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Cumsum.call(x, axis=params["axis"] + 1)

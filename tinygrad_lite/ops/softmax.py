@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, data_of, register
-from .movement import Reshape
+from ._batch_util import batch_size
+from .movement import Expand, Reshape
 from .reduce import Sum
 from .unary import Exp
 
@@ -37,6 +38,9 @@ class LogSoftmax(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx - Sum.call(Exp.call(out) * dx, axis=(self.axis,), keepdim=True)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return LogSoftmax.call(x, axis=params["axis"] + 1)
 
 
 @register
@@ -72,3 +76,13 @@ class SoftmaxCrossEntropy(Function):
         target = hit * (1 - self.smoothing) + self.smoothing / x.shape[1]
         kept = (lab != self.ignore_index)[:, None]
         return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept * dx, axis=(1,), keepdim=False)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, labels: Any, **params: Any) -> Any:
+        # One example's rows, for every example: all rows in one call, then split by example again.
+        n = batch_size(batched, (x, labels))
+        if not batched[0]:
+            x = Expand.call(x.reshape((1, *x.shape)), shape=(n, *x.shape))
+        if not batched[1]:
+            labels = Expand.call(labels.reshape((1, *labels.shape)), shape=(n, *labels.shape))
+        rows = SoftmaxCrossEntropy.call(x.reshape((-1, x.shape[-1])), labels.reshape((-1,)), **params)
+        return rows.reshape((n, -1))

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import elementwise
 
 _EXP_LIMITS = {np.dtype(t): float(np.floor(np.log(np.finfo(t).max))) for t in (np.float16, np.float32, np.float64)}
 
@@ -34,6 +35,9 @@ class Neg(Function):
         (dx,) = tangents
         return -dx
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Exp(Function):
@@ -49,6 +53,9 @@ class Exp(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * out
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -68,6 +75,9 @@ class Log(Function):
         (dx,) = tangents
         return dx / x
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sqrt(Function):
@@ -86,6 +96,9 @@ class Sqrt(Function):
         (dx,) = tangents
         return dx / (out * 2)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sin(Function):
@@ -101,6 +114,9 @@ class Sin(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * Cos.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -118,6 +134,9 @@ class Cos(Function):
         (dx,) = tangents
         return -(dx * Sin.call(x))
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Tanh(Function):
@@ -133,6 +152,9 @@ class Tanh(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * (1 - out * out)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -156,6 +178,9 @@ class Sigmoid(Function):
         (dx,) = tangents
         return dx * (out * (1 - out))
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Relu(Function):
@@ -172,6 +197,9 @@ class Relu(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * (x > 0)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -190,6 +218,9 @@ class Abs(Function):
         (dx,) = tangents
         return dx * Sign.call(x)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 class _Stepwise(Function):
     """A piecewise-constant function: its derivative is zero wherever it exists."""
@@ -202,6 +233,9 @@ class _Stepwise(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * 0
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -260,6 +294,9 @@ class Cast(Function):
         (dx,) = tangents
         return Cast.call(dx, dtype=out.dtype)
 
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Softplus(Function):
@@ -277,3 +314,6 @@ class Softplus(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
         (dx,) = tangents
         return dx * Sigmoid.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
