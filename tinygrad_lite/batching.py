@@ -390,8 +390,7 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
                           stacklevel=2)
             return _looped(f, spec, moved, axes, n, kwargs, out_axes)
         run = _Batched(first, moved, axes, n)
-        with grad_mode.enable_grad() if grad_mode.is_grad_enabled() else grad_mode.no_grad():
-            results = run.run(_live(first))
+        results = run.run(_live(first))
         if run.missing:
             warnings.warn(f"vmap: no batching rule for {', '.join(sorted(run.missing))}: ran it once per example",
                           VmapFallbackWarning, stacklevel=2)
