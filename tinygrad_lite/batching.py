@@ -135,6 +135,8 @@ def _batch_size(leaves: Sequence[Any], axes: Sequence[Axis]) -> int:
         sizes.setdefault(x.shape[ax], []).append(i)
     if not sizes:
         raise ValueError("vmap: no argument is batched (every in_axes is None)")
+    if 0 in sizes:
+        raise ValueError(f"vmap: batch size 0 (argument leaves {sizes[0]}): there is no example to record f on")
     if len(sizes) > 1:
         detail = "; ".join(f"size {n} for leaves {ix}" for n, ix in sizes.items())
         raise ValueError(f"vmap: the batched arguments disagree on the batch size: {detail}")
