@@ -131,17 +131,34 @@ def test_per_example_gradients_of_an_mlp() -> None:
 
 
 def test_per_example_gradients_with_integer_labels_and_cross_entropy() -> None:
-    params, X, Y = mlp_problem()
-    labels = Tensor(np.argmax(Y.numpy(), axis=1))
+    """Its backward builds the one-hot target from the labels' values outside the recorded ops: vmap must
+    loop (and say so) rather than reuse the recorded example's labels, even when the first and last
+    examples (the two recorded) share a label."""
+    params, X, _ = mlp_problem()
+    labels = Tensor(np.array([1, 0, 2, 2, 0, 1]))
 
     def loss(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
         return (x @ p["w1"] + p["b1"]).relu().linear(p["w2"], p["b2"]).sparse_categorical_crossentropy(y)
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", VmapFallbackWarning)  # its backward reads the labels outside the ops
+    with pytest.warns(VmapFallbackWarning, match="SoftmaxCrossEntropy reads its"):
         per = vmap(grad(loss), in_axes=(None, 0, 0))(params, X, labels)
     for i in range(6):
         close(per["w1"][i], grad(loss)(params, X[i], labels[i])["w1"], 1e-12)
+    # Forward mode reads them through recorded ops: it batches.
+    u = Tensor(np.ones((5, 4)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", VmapFallbackWarning)
+        t = vmap(lambda x, y: jvp(lambda w: loss({**params, "w1": w}, x, y), (params["w1"],), (u,))[1],
+                 in_axes=(0, 0))(X, labels)
+    for i in range(6):
+        close(t[i], jvp(lambda w, i=i: loss({**params, "w1": w}, X[i], labels[i]), (params["w1"],), (u,))[1])
+
+
+def test_a_zero_factor_in_a_middle_example_of_a_product_loops() -> None:
+    xs = Tensor(np.array([[1.0, 2.0], [0.0, 3.0], [2.0, 2.0]]))
+    with pytest.warns(VmapFallbackWarning, match="zero factor"):
+        g = vmap(grad(lambda x: x.prod()))(xs)
+    close(g, np.array([[2.0, 1.0], [3.0, 0.0], [2.0, 2.0]]))
 
 
 def test_a_jitted_per_example_gradient_step_replays() -> None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from . import _capture, grad_mode
-from .function import NumpyFn
+from .function import REGISTRY, NumpyFn
 from .node import TensorCore, apply
 from .pytree import TreeSpec, flatten, unflatten
 from .tensor import Tensor
@@ -41,12 +41,17 @@ class VmapFallbackWarning(UserWarning):
     """vmap ran (part of) the function once per example: exact, but without the speed of batching."""
 
 
+class _UnfollowableError(Exception):
+    """The batch has values the recording's rules do not hold for: loop over the examples instead."""
+
+
 class _Recording:
     """The capture hooks (see `_capture.Recorder`) for one run of f on one example."""
 
     def __init__(self, batched_ids: set[int]) -> None:
         self.ops: list[tuple[Any, tuple[Any, ...], Any, dict[str, Any]]] = []
         self.problem: str | None = None
+        self.backward_ran = False  # a backward walk ran: each recorded op's vjp may have run too
         self.batched = set(batched_ids)  # ids of the tensors and arrays that depend on batched arguments
 
     def _stop(self, why: str) -> None:
@@ -62,7 +67,7 @@ class _Recording:
             self.batched.update((id(out), id(out.data)))
 
     def record_backward(self) -> None:
-        pass
+        self.backward_ran = True
 
     def record_vjp(self, ctx: Any, g: Any, t: Any, parents: Sequence[Any], results: tuple[Any, ...]) -> tuple[Any, ...]:
         self._stop("a backward pass ran on arrays (backward() on a tensor vmap did not give the function), "
@@ -255,6 +260,27 @@ def _disagreement(first: _Example, last: _Example) -> str | None:
     return None
 
 
+def _reads_values(ex: _Example) -> str | None:
+    """Why a recording may hold one example's values where the batch needs each example's, or None.
+
+    A rule that reads an input's values outside the recorded ops bakes the recorded example's values into
+    the program. SoftmaxCrossEntropy's vjp builds its one-hot target from its labels' values that way; a
+    custom Function given a batched integer input may too (labels, indices)."""
+    if not ex.rec.backward_ran:
+        return None
+    for ctx, inputs, _, _ in ex.rec.ops:
+        cls = type(ctx)
+        ints = [t for t in inputs if t.data.dtype.kind != "f" and ex.rec.depends(t)]
+        if not ints:
+            continue
+        if cls.__name__ == "SoftmaxCrossEntropy":
+            return "the backward of SoftmaxCrossEntropy reads its (batched) labels' values outside the recorded ops"
+        if REGISTRY.get(cls.__name__) is not cls and cls is not NumpyFn:
+            return (f"{cls.__name__} takes a batched integer input, which its vjp may read outside the recorded "
+                    f"ops")
+    return None
+
+
 # --- evaluating the recording on the batch -----------------------------------------------------------------
 class _Batched:
     """The recorded program of `ex` run on the batched arguments."""
@@ -311,6 +337,10 @@ class _Batched:
                     self.missing.add(cls.__name__)
                 res = self._loop(cls, vals, flags, plain, per_example)
             else:
+                if cls.__name__ == "Prod" and any(f and bool((v.data == 0).any()) for v, f in zip(vals, flags)):
+                    # Prod's vjp and jvp pick their formula by whether the recorded example has a zero factor
+                    raise _UnfollowableError("a product has a zero factor in some example (Prod's derivative rules "
+                                        "branch on that)")
                 res = ctx.batch(tuple(flags), *vals, **plain)
             self._check(cls, res, out, batched)
             self.env[id(out)] = (res, batched)
@@ -386,13 +416,18 @@ def vmap(f: Callable[..., Any], in_axes: Any = 0, out_axes: Any = 0) -> Callable
         why = first.rec.problem
         if why is None:
             last = _Example(f, spec, moved, axes, n - 1, kwargs)
-            why = last.rec.problem or _disagreement(first, last)
-        if why is not None:
+            why = last.rec.problem or _disagreement(first, last) or _reads_values(first)
+        results = None
+        if why is None:
+            run = _Batched(first, moved, axes, n)
+            try:
+                results = run.run(_live(first))
+            except _UnfollowableError as exc:
+                why = str(exc)
+        if results is None:
             warnings.warn(f"vmap: running the function once per example ({n} calls): {why}", VmapFallbackWarning,
                           stacklevel=2)
             return _looped(f, spec, moved, axes, n, kwargs, out_axes)
-        run = _Batched(first, moved, axes, n)
-        results = run.run(_live(first))
         if run.missing:
             warnings.warn(f"vmap: no batching rule for {', '.join(sorted(run.missing))}: ran it once per example",
                           VmapFallbackWarning, stacklevel=2)

@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from ..node import TensorCore
+from ..function import NumpyFn
+from ..node import TensorCore, apply
 
 
 def plus(a: Any, b: Any) -> Any:
@@ -36,3 +37,24 @@ def zeros_like(x: Any) -> Any:
 def or_zeros(t: Any, x: Any) -> Any:
     """The tangent t, or zeros shaped like x when it has none."""
     return zeros_like(x) if t is None else t
+
+
+def _kept_target(labels: np.ndarray, classes: int, dtype: np.dtype, ignore_index: int, smoothing: float) -> np.ndarray:
+    hit = (labels[:, None] == np.arange(classes)).astype(dtype)
+    kept = (labels != ignore_index)[:, None]
+    return ((hit * (1 - smoothing) + smoothing / classes) * kept).astype(dtype)  # type: ignore[no-any-return]
+
+
+def _kept(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    return (labels != ignore_index)[:, None].astype(dtype)  # type: ignore[no-any-return]
+
+
+def label_target(labels: Any, classes: int, dtype: np.dtype, ignore_index: int, smoothing: float) -> tuple[Any, Any]:
+    """The smoothed one-hot target of integer labels (zero on ignored rows) and the rows-kept mask, each
+    (rows, classes)-broadcastable. For a Tensor of labels they are made by recorded ops (NumpyFn) rather than
+    from the labels' values read here, so vmap and the jit follow each batch's labels."""
+    if isinstance(labels, TensorCore):
+        target = apply(NumpyFn, labels, func=_kept_target, classes=classes, dtype=dtype, ignore_index=ignore_index,
+                       smoothing=smoothing)
+        return target, apply(NumpyFn, labels, func=_kept, ignore_index=ignore_index, dtype=dtype)
+    return _kept_target(labels, classes, dtype, ignore_index, smoothing), _kept(labels, ignore_index, dtype)

@@ -10,6 +10,7 @@ import numpy as np
 
 from ..function import Function, data_of, register
 from ._batch_util import batch_size
+from ._jvp_util import label_target
 from .movement import Expand, Reshape
 from .reduce import Sum
 from .unary import Exp
@@ -71,11 +72,8 @@ class SoftmaxCrossEntropy(Function):
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, labels: Any) -> Any:
         dx = tangents[0]  # labels are data: they have no tangent
-        lab = data_of(labels)
-        hit = (lab[:, None] == np.arange(x.shape[1])).astype(x.dtype)
-        target = hit * (1 - self.smoothing) + self.smoothing / x.shape[1]
-        kept = (lab != self.ignore_index)[:, None]
-        return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept * dx, axis=(1,), keepdim=False)
+        target, kept = label_target(labels, x.shape[1], x.dtype, self.ignore_index, self.smoothing)
+        return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) * kept - target) * dx, axis=(1,), keepdim=False)
 
     def batch(self, batched: tuple[bool, ...], x: Any, labels: Any, **params: Any) -> Any:
         # One example's rows, for every example: all rows in one call, then split by example again.
