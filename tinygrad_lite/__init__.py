@@ -8,6 +8,8 @@
 (2, 1)
 """
 from . import data, dtypes, nn, optim
+from .batching import VmapFallbackWarning, vmap
+from .derivatives import hessian, hvp, jacobian, jvp, vjp
 from .draw import draw_graph
 from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
@@ -15,6 +17,7 @@ from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `ti
 from .tensor import GradientError, Tensor
 from .transforms import grad, value_and_grad
 
-__all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "data", "detect_anomaly", "draw_graph", "dtypes",
-           "enable_grad", "grad", "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
+__all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "VmapFallbackWarning", "data", "detect_anomaly",
+           "draw_graph", "dtypes", "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "jit", "jvp",
+           "nn", "no_grad", "optim", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"

@@ -17,6 +17,7 @@ import numpy as np
 from . import engine, grad_mode
 from .node import apply
 from .ops.unary import Cast
+from .pytree import TreeSpec, flatten, unflatten
 from .tensor import GradientError, Tensor
 
 
@@ -28,31 +29,54 @@ def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
     return tuple(n % nargs for n in nums)
 
 
-def value_and_grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., tuple[Tensor, Any]]:
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
+                   has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:
     """A function returning `(f(*args), df/darg)` for a scalar-valued f; a tuple of gradients when
-    `argnums` is a tuple. Gradients are differentiable when the arguments take part in an outer
-    graph, so `grad(grad(f))` gives second derivatives."""
+    `argnums` is a tuple. An argument may be a pytree (tuple, list, dict) of tensors: its gradient has the
+    same structure. With `has_aux=True`, f returns `(value, aux)` and the result is `((value, aux), grads)`,
+    as in JAX. Gradients are differentiable when the arguments take part in an outer graph, so
+    `grad(grad(f))` gives second derivatives.
 
-    def wrapped(*args: Any, **kwargs: Any) -> tuple[Tensor, Any]:
+    >>> from tinygrad_lite import Tensor, value_and_grad
+    >>> value, grads = value_and_grad(lambda p: (p["w"] * p["b"]).sum())({"w": Tensor([2.0]), "b": Tensor([3.0])})
+    >>> value.item(), grads["w"].tolist(), grads["b"].tolist()
+    (6.0, [3.0], [2.0])
+    """
+
+    def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
         nums = _argnums(argnums, len(args))
         call_args = list(args)
         nested = False
+        specs: list[tuple[TreeSpec, int]] = []
+        targets: list[Tensor] = []
         for n in nums:
-            a = args[n] if isinstance(args[n], Tensor) else Tensor(args[n])
-            if a.dtype.kind != "f":
-                raise TypeError(f"grad: argument {n} must be a floating-point tensor, got {a.dtype}")
-            if a.requires_grad and grad_mode.is_grad_enabled():
-                nested = True
-                call_args[n] = apply(Cast, a, dtype=a.dtype)  # an identity node: fresh, but tied to the outer graph
-            else:
-                call_args[n] = a.detach().requires_grad_(True)
+            leaves, spec = flatten(args[n])
+            specs.append((spec, len(leaves)))
+            fresh = []
+            for leaf in leaves:
+                a = leaf if isinstance(leaf, Tensor) else Tensor(leaf)
+                if a.dtype.kind != "f":
+                    raise TypeError(f"grad: argument {n} must be a floating-point tensor (or a pytree of them), "
+                                    f"got {a.dtype}")
+                if a.requires_grad and grad_mode.is_grad_enabled():
+                    nested = True
+                    fresh.append(apply(Cast, a, dtype=a.dtype))  # an identity node: fresh, but tied to the outer graph
+                else:
+                    fresh.append(a.detach().requires_grad_(True))
+            targets += fresh
+            call_args[n] = unflatten(spec, fresh)
         with grad_mode.enable_grad():
             out = f(*call_args, **kwargs)
+        aux = None
+        if has_aux:
+            if not (isinstance(out, tuple) and len(out) == 2):
+                raise TypeError(f"grad(has_aux=True): the function must return a pair (value, aux), "
+                                f"got {type(out).__name__}")
+            out, aux = out
         if not isinstance(out, Tensor):
             raise TypeError(f"grad: the function must return a Tensor, got {type(out).__name__}")
         if out.data.size != 1:
             raise GradientError(f"grad: the function must return a scalar (one element), got shape {out.shape}")
-        targets = [call_args[n] for n in nums]
         if out.requires_grad:
             root = np.ones_like(out.data)
             found = engine.run_backward([out], [Tensor._wrap(root) if nested else root], retain_graph=nested,
@@ -60,18 +84,25 @@ def value_and_grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -
             assert found is not None
         else:
             found = [None] * len(targets)
-        grads = tuple(g if g is not None else Tensor.zeros_like(t.detach()) for g, t in zip(found, targets))
+        flat = [g if g is not None else Tensor.zeros_like(t.detach()) for g, t in zip(found, targets)]
+        grads, start = [], 0
+        for spec, count in specs:
+            grads.append(unflatten(spec, flat[start:start + count]))
+            start += count
         value = out if nested else out.detach()
-        return value, (grads[0] if isinstance(argnums, int) else grads)
+        result = grads[0] if isinstance(argnums, int) else tuple(grads)
+        return ((value, aux) if has_aux else value), result
 
     return wrapped
 
 
-def grad(f: Callable[..., Tensor], argnums: int | Sequence[int] = 0) -> Callable[..., Any]:
-    """A function returning df/darg (a Tensor, or a tuple for a tuple of argnums) for a scalar f."""
-    vg = value_and_grad(f, argnums)
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0, has_aux: bool = False) -> Callable[..., Any]:
+    """A function returning df/darg (a Tensor or a pytree like the argument; a tuple for a tuple of argnums)
+    for a scalar f. With `has_aux=True`, f returns `(value, aux)` and the result is `(grads, aux)`."""
+    vg = value_and_grad(f, argnums, has_aux)
 
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        return vg(*args, **kwargs)[1]
+        value, grads = vg(*args, **kwargs)
+        return (grads, value[1]) if has_aux else grads
 
     return wrapped

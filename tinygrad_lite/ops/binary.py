@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import elementwise
+from ._jvp_util import or_zeros, plus
 from .unary import Log
 
 
@@ -21,6 +23,13 @@ class Add(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         return g, g
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(dx, dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sub(Function):
@@ -32,6 +41,13 @@ class Sub(Function):
 
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         return g, (-g if self.needs_grad[1] else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(dx, None if dy is None else -dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -45,6 +61,13 @@ class Mul(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
         return (g * y if nx else None), (g * x if ny else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(None if dx is None else dx * y, None if dy is None else x * dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -62,6 +85,13 @@ class Div(Function):
         gx = g / y if nx else None
         gy = -(g * x) / (y * y) if ny else None
         return gx, gy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        return plus(None if dx is None else dx / y, None if dy is None else -(dy * x) / (y * y))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -84,6 +114,19 @@ class Pow(Function):
             gx = g * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
         gy = Where.call(x == 0, 0.0, g * out * Log.call(Where.call(x == 0, 1.0, x))) if ny else None
         return gx, gy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        tx = ty = None
+        if dx is not None:  # the same masking as vjp: no 0·∞ at x = 0
+            ym1 = y - 1
+            tx = dx * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
+        if dy is not None:
+            ty = Where.call(x == 0, 0.0, dy * out * Log.call(Where.call(x == 0, 1.0, x)))
+        return plus(tx, ty)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -120,6 +163,16 @@ class Maximum(Function):
         gy = Where.call(tie, half, g * (x < y)) if ny else None
         return gx, gy
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        # The vjp's convention, so the two agree: ties take the mean of both tangents.
+        tie, x_wins = x == y, x > y
+        dx, dy = or_zeros(dx, x), or_zeros(dy, y)
+        return Where.call(tie, (dx + dy) * 0.5, Where.call(x_wins, dx, dy))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Where(Function):
@@ -136,12 +189,22 @@ class Where(Function):
         gy = Where.call(cond, 0.0, g) if ny else None
         return None, gx, gy
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, cond: Any, x: Any, y: Any) -> Any:
+        _, dx, dy = tangents
+        return Where.call(cond, 0.0 if dx is None else dx, 0.0 if dy is None else dy)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 class _Compare(Function):
     """Comparisons give bool tensors and are never recorded: they have no gradient."""
 
     __slots__ = ()
     differentiable = False
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -189,3 +252,6 @@ class LogicalNot(Function):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         return np.logical_not(x) if x.dtype == np.bool_ else np.invert(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)

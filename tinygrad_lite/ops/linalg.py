@@ -6,6 +6,9 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import batch_size
+from ._jvp_util import plus
+from .binary import Mul
 from .movement import Reshape
 
 
@@ -38,3 +41,24 @@ class Matmul(Function):
             gb = Reshape.call(_mT(a) @ g2, shape=a.shape[:-2] + (a.shape[-1],)) if nb else None
             return ga, gb
         return (g @ _mT(b) if na else None), (_mT(a) @ g if nb else None)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, a: Any, b: Any) -> Any:
+        da, db = tangents
+        return plus(None if da is None else Matmul.call(da, b), None if db is None else Matmul.call(a, db))
+
+    def batch(self, batched: tuple[bool, ...], a: Any, b: Any) -> Any:
+        # One example's operands lifted to matrices (a vector a as a row, b as a column), batched ones
+        # given 1-sized batch axes up to a common rank: one broadcast matmul, the lifted axes dropped after.
+        n = batch_size(batched, (a, b))
+        ea = a.shape[1:] if batched[0] else a.shape
+        eb = b.shape[1:] if batched[1] else b.shape
+        ma = (1, *ea) if len(ea) == 1 else ea
+        mb = (*eb, 1) if len(eb) == 1 else eb
+        lead = np.broadcast_shapes(ma[:-2], mb[:-2])
+        a2 = a.reshape((n, *(1,) * (len(lead) + 2 - len(ma)), *ma)) if batched[0] else a.reshape(ma)
+        b2 = b.reshape((n, *(1,) * (len(lead) + 2 - len(mb)), *mb)) if batched[1] else b.reshape(mb)
+        # A contraction over one element (per-example outer products, as in per-example weight gradients) is a
+        # broadcast product: the same numbers, without the matmul kernel's per-matrix overhead (2x faster).
+        out = Mul.call(a2, b2) if ma[-1] == 1 else Matmul.call(a2, b2)
+        shape = (*lead, *ea[-2:-1], *(eb[-1:] if len(eb) > 1 else ()))
+        return out.reshape((n, *shape))

@@ -6,6 +6,8 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import batch_size, shift
+from ._jvp_util import or_zeros
 
 Index = Any  # a NumPy index: a tuple of ints, slices, None, Ellipsis and integer arrays
 
@@ -22,6 +24,13 @@ class Reshape(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Reshape.call(g, shape=x.shape),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Reshape.call(dx, shape=out.shape)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Reshape.call(x, shape=(x.shape[0], *params["shape"]))
+
 
 @register
 class Permute(Function):
@@ -35,6 +44,13 @@ class Permute(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Permute.call(g, order=tuple(int(i) for i in np.argsort(self.order))),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Permute.call(dx, order=self.order)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Permute.call(x, order=(0, *shift(params["order"])))
 
 
 @register
@@ -53,6 +69,15 @@ class Expand(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Expand.call(dx, shape=out.shape)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        shape = tuple(params["shape"])
+        lifted = x.reshape((x.shape[0],) + (1,) * (len(shape) - x.ndim + 1) + tuple(x.shape[1:]))
+        return Expand.call(lifted, shape=(x.shape[0], *shape))
+
 
 @register
 class Flip(Function):
@@ -66,6 +91,13 @@ class Flip(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (Flip.call(g, axis=self.axis),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Flip.call(dx, axis=self.axis)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Flip.call(x, axis=shift(params["axis"]))
 
 
 @register
@@ -81,6 +113,14 @@ class Pad(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (GetItem.call(g, index=self.window),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        padding = tuple((w.start, n - w.stop) for w, n in zip(self.window, out.shape))
+        return Pad.call(dx, padding=padding, value=0.0)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Pad.call(x, padding=((0, 0), *params["padding"]), value=params["value"])
+
 
 @register
 class GetItem(Function):
@@ -94,6 +134,15 @@ class GetItem(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (ScatterAdd.call(g, index=self.index, shape=x.shape),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return GetItem.call(dx, index=self.index)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        index, at = batched_index(params["index"])
+        out = GetItem.call(x, index=index)
+        return out if at == 0 else Permute.call(out, order=(at, *(i for i in range(out.ndim) if i != at)))
 
 
 @register
@@ -113,6 +162,37 @@ class ScatterAdd(Function):
 
     def vjp(self, g: Any, out: Any, src: Any) -> tuple[Any]:
         return (GetItem.call(g, index=self.index),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, src: Any) -> Any:
+        (dsrc,) = tangents
+        return ScatterAdd.call(dsrc, index=self.index, shape=out.shape)
+
+    def batch(self, batched: tuple[bool, ...], src: Any, **params: Any) -> Any:
+        index, at = batched_index(params["index"])
+        if at != 0:  # src is laid out as x[index] is: the batch axis goes where that puts it
+            order = list(range(1, src.ndim))
+            order.insert(at, 0)
+            src = Permute.call(src, order=tuple(order))
+        return ScatterAdd.call(src, index=index, shape=(src.shape[at], *params["shape"]))
+
+
+def batched_index(index: Index) -> tuple[Index, int]:
+    """One example's index as an index of the batch (the batch axis, 0, kept whole), and the axis the batch
+    lands on in the result: 0, unless NumPy moves the advanced indices' axes to the front, which it does
+    when they are not side by side (the batch's slice ends up between them and the rest)."""
+    parts: list[Any] = []
+    for p in index if isinstance(index, tuple) else (index,):
+        if isinstance(p, np.ndarray) and p.dtype == np.bool_:
+            parts.extend(np.nonzero(p))  # a mask is its nonzero positions, one array per masked axis
+        else:
+            parts.append(p)
+    arrays = [p for p in parts if isinstance(p, np.ndarray)]
+    advanced = [i for i, p in enumerate(parts)
+                if isinstance(p, np.ndarray) or (arrays and isinstance(p, (int, np.integer)))]
+    at = 0
+    if arrays and advanced[-1] - advanced[0] + 1 != len(advanced):
+        at = len(np.broadcast_shapes(*[np.shape(parts[i]) for i in advanced]))
+    return (slice(None), *parts), at
 
 
 def _is_basic(index: Index) -> bool:
@@ -138,3 +218,11 @@ class Cat(Function):
             grads.append(GetItem.call(g, index=lead + (slice(start, stop),)) if need else None)
             start = stop
         return tuple(grads)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, *xs: Any) -> Any:
+        return Cat.call(*[or_zeros(t, x) for t, x in zip(tangents, xs)], axis=self.axis)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        n = batch_size(batched, xs)
+        full = [x if b else Expand.call(x.reshape((1, *x.shape)), shape=(n, *x.shape)) for x, b in zip(xs, batched)]
+        return Cat.call(*full, axis=params["axis"] + 1)

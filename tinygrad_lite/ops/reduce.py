@@ -11,6 +11,7 @@ import numpy as np
 from ..data_checks import check
 from ..function import Function, register
 from ..node import TensorCore
+from ._batch_util import shift
 from .binary import Equal
 from .movement import Expand, Flip, Reshape
 from .unary import Cast
@@ -36,6 +37,13 @@ class Sum(Function):
             g = Reshape.call(g, shape=kept_shape(x.shape, self.axis))
         return (Expand.call(g, shape=x.shape),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Sum.call(dx, axis=self.axis, keepdim=self.keepdim)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Sum.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
+
 
 @register
 class Max(Function):
@@ -54,6 +62,17 @@ class Max(Function):
         hit = Equal.call(x, out)
         count = Sum.call(Cast.call(hit, dtype=g.dtype), axis=self.axis, keepdim=True)
         return (Cast.call(hit, dtype=g.dtype) * (g / count),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        # The vjp's convention, so the two agree: tied maxima share the derivative equally.
+        kept = out if self.keepdim else Reshape.call(out, shape=kept_shape(x.shape, self.axis))
+        hit = Cast.call(Equal.call(x, kept), dtype=dx.dtype)
+        count = Sum.call(hit, axis=self.axis, keepdim=self.keepdim)
+        return Sum.call(hit * dx, axis=self.axis, keepdim=self.keepdim) / count
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Max.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
 
 
 @register
@@ -75,6 +94,23 @@ class Prod(Function):
             check(_no_zero_factor, x)  # and on every jit replay
             return (g * Reshape.call(out, shape=shape) / x,)
         return (g * _product_of_others(x, self.axis),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        shape = kept_shape(x.shape, self.axis)
+        if isinstance(x, TensorCore):
+            # As in vjp: the differentiable form divides, so it holds only where no factor is zero.
+            if bool((x.data == 0).any()):
+                raise NotImplementedError(
+                    "prod: forward mode on tensors through a product with a zero factor is not supported"
+                )
+            others = Reshape.call(out, shape=shape) / x
+        else:
+            others = _product_of_others(x, self.axis)
+        return Sum.call(dx * others, axis=self.axis, keepdim=self.keepdim)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Prod.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
 
 
 def _no_zero_factor(x: np.ndarray) -> None:
@@ -110,3 +146,10 @@ class Cumsum(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         flipped = Flip.call(g, axis=(self.axis,))
         return (Flip.call(Cumsum.call(flipped, axis=self.axis), axis=(self.axis,)),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Cumsum.call(dx, axis=self.axis)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Cumsum.call(x, axis=params["axis"] + 1)

@@ -10,7 +10,9 @@ import numpy as np
 
 from ..function import Function, NumpyFn, register
 from ..node import TensorCore, apply
-from .movement import Reshape
+from ._batch_util import batch_size
+from ._jvp_util import label_target
+from .movement import Expand, Reshape
 from .reduce import Sum
 from .unary import Exp
 
@@ -34,6 +36,13 @@ class LogSoftmax(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g - Exp.call(out) * Sum.call(g, axis=(self.axis,), keepdim=True),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx - Sum.call(Exp.call(out) * dx, axis=(self.axis,), keepdim=True)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return LogSoftmax.call(x, axis=params["axis"] + 1)
 
 
 @register
@@ -64,6 +73,20 @@ class SoftmaxCrossEntropy(Function):
         diff = (Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept
         return Reshape.call(g, shape=(rows, 1)) * diff, None
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, labels: Any) -> Any:
+        dx = tangents[0]  # labels are data: they have no tangent
+        target, kept = label_target(labels, x.shape[1], x.dtype, self.ignore_index, self.smoothing)
+        return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) * kept - target) * dx, axis=(1,), keepdim=False)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, labels: Any, **params: Any) -> Any:
+        # One example's rows, for every example: all rows in one call, then split by example again.
+        n = batch_size(batched, (x, labels))
+        if not batched[0]:
+            x = Expand.call(x.reshape((1, *x.shape)), shape=(n, *x.shape))
+        if not batched[1]:
+            labels = Expand.call(labels.reshape((1, *labels.shape)), shape=(n, *labels.shape))
+        rows = SoftmaxCrossEntropy.call(x.reshape((-1, x.shape[-1])), labels.reshape((-1,)), **params)
+        return rows.reshape((n, -1))
 
 def _target(labels: np.ndarray, classes: int, smoothing: float, dtype: np.dtype) -> np.ndarray:
     """(1-ε)·onehot(labels) + ε/C, one row per label."""

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import elementwise
 
 _EXP_LIMITS = {np.dtype(t): float(np.floor(np.log(np.finfo(t).max))) for t in (np.float16, np.float32, np.float64)}
 
@@ -31,6 +32,13 @@ class Neg(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (-g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return -dx
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Exp(Function):
@@ -42,6 +50,13 @@ class Exp(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * out,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * out
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -57,6 +72,13 @@ class Log(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g / x,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx / x
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sqrt(Function):
@@ -71,6 +93,13 @@ class Sqrt(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g / (out * 2),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx / (out * 2)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Sin(Function):
@@ -82,6 +111,13 @@ class Sin(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Cos.call(x),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Cos.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -95,6 +131,13 @@ class Cos(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (-(g * Sin.call(x)),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return -(dx * Sin.call(x))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Tanh(Function):
@@ -106,6 +149,13 @@ class Tanh(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (1 - out * out),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (1 - out * out)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -125,6 +175,13 @@ class Sigmoid(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (out * (1 - out)),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (out * (1 - out))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Relu(Function):
@@ -137,6 +194,13 @@ class Relu(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (x > 0),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * (x > 0)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -151,6 +215,13 @@ class Abs(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Sign.call(x),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Sign.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 class _Stepwise(Function):
     """A piecewise-constant function: its derivative is zero wherever it exists."""
@@ -159,6 +230,13 @@ class _Stepwise(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * 0,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * 0
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -213,6 +291,13 @@ class Cast(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g,)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Cast.call(dx, dtype=out.dtype)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Softplus(Function):
@@ -227,6 +312,12 @@ class Softplus(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Sigmoid.call(x),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Sigmoid.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 @register
 class Log1p(Function):
