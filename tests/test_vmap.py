@@ -140,7 +140,7 @@ def test_per_example_gradients_with_integer_labels_and_cross_entropy() -> None:
     def loss(p: dict[str, Tensor], x: Tensor, y: Tensor) -> Tensor:
         return (x @ p["w1"] + p["b1"]).relu().linear(p["w2"], p["b2"]).sparse_categorical_crossentropy(y)
 
-    with pytest.warns(VmapFallbackWarning, match="SoftmaxCrossEntropy reads its"):
+    with pytest.warns(VmapFallbackWarning, match=r"a data check \(_labels_in_range\)"):
         per = vmap(grad(loss), in_axes=(None, 0, 0))(params, X, labels)
     for i in range(6):
         close(per["w1"][i], grad(loss)(params, X[i], labels[i])["w1"], 1e-12)
@@ -156,7 +156,7 @@ def test_per_example_gradients_with_integer_labels_and_cross_entropy() -> None:
 
 def test_a_zero_factor_in_a_middle_example_of_a_product_loops() -> None:
     xs = Tensor(np.array([[1.0, 2.0], [0.0, 3.0], [2.0, 2.0]]))
-    with pytest.warns(VmapFallbackWarning, match="zero factor"):
+    with pytest.warns(VmapFallbackWarning, match=r"a data check \(_no_zero_factor\)"):
         g = vmap(grad(lambda x: x.prod()))(xs)
     close(g, np.array([[2.0, 1.0], [3.0, 0.0], [2.0, 2.0]]))
 

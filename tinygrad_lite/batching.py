@@ -86,6 +86,15 @@ class _Recording:
     def record_grad_set(self, t: Any, value: Any) -> None:
         pass
 
+    def record_check(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any]) -> None:
+        if any(self.depends(t) for t in tensors):  # it ran on this example only: every example must pass it
+            self._stop(f"a data check ({getattr(fn, '__name__', fn)}) on values that depend on a batched argument")
+
+    def record_decision(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any],
+                        result: Any) -> None:
+        if any(self.depends(t) for t in tensors):  # another example may branch the other way
+            self._stop(f"a branch ({getattr(fn, '__name__', fn)}) on values that depend on a batched argument")
+
     def data_read(self, t: Any, what: str) -> None:
         if self.depends(t):
             self._stop(f"{what} read the values of a tensor that depends on a batched argument")
