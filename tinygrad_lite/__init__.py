@@ -10,10 +10,11 @@
 from . import dtypes, nn, optim
 from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .grad_switch import inference_mode, set_grad_enabled
 from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `tinygrad_lite.jit.reset()`
 from .tensor import GradientError, Tensor
 from .transforms import grad, value_and_grad
 
 __all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "detect_anomaly", "dtypes", "enable_grad", "grad",
-           "is_grad_enabled", "jit", "nn", "no_grad", "optim", "value_and_grad"]
+           "inference_mode", "is_grad_enabled", "jit", "nn", "no_grad", "optim", "set_grad_enabled", "value_and_grad"]
 __version__ = "0.1.0"

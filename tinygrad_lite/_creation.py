@@ -86,15 +86,24 @@ class CreationMixin:
     @classmethod
     def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
                requires_grad: bool | None = None) -> Tensor:
-        """Evenly spaced values in [start, stop). `Tensor.arange(5)` is int32, `Tensor.arange(0, 1, 0.25)` float32."""
+        """Evenly spaced values in [start, stop). `Tensor.arange(5)` is int32 (int64 for values beyond int32),
+        `Tensor.arange(0, 1, 0.25)` float32."""
         if stop is None:
             start, stop = 0, start
         if step == 0:
             raise ValueError("arange: step must not be zero")
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop, step))
+        values = np.arange(start, stop, step)
+        if ints and values.size:  # never wrapped: int32 while the values fit, else int64 (or an explicit error)
+            low, high = int(values.min()), int(values.max())
+            if dtype is None:
+                dtype = dtypes.int_dtype_for(low, high)
+            elif dtypes.to_dtype(dtype).kind in "iu":
+                for v in (low, high):
+                    dtypes.check_int_fits(v, dtypes.to_dtype(dtype), "arange")
         if dtype is None:
-            ints = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
             dtype = dtypes.default_int if ints else dtypes.default_float
-        return cls._make(np.arange(start, stop, step).astype(dtypes.to_dtype(dtype)), requires_grad)
+        return cls._make(values.astype(dtypes.to_dtype(dtype)), requires_grad)
 
     @classmethod
     def linspace(cls, start: float, stop: float, steps: int, dtype: Any = None,

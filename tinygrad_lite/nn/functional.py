@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from .._nn_ops import _kept_labels, _kept_mask, out_of_range_labels, reduce_loss
+from .._nn_ops import _kept_labels, _kept_mask, nan_if_zero, one_if_zero, out_of_range_labels, reduce_loss
 from ..function import NumpyFn
 from ..node import apply
 from ..ops.softmax import SoftmaxCrossEntropy
@@ -145,20 +145,12 @@ def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.n
     return weight[safe] * kept
 
 
-def _one_if_zero(total: np.ndarray) -> np.ndarray:
-    return np.where(total != 0, total, 1).astype(total.dtype)
-
-
-def _nan_if_zero(total: np.ndarray) -> np.ndarray:
-    return np.where(total != 0, 0, np.nan).astype(total.dtype)
-
-
 def _reduce_weighted(loss: Tensor, row_w: Tensor, shape: tuple[int, ...], reduction: str) -> Tensor:
     """PyTorch's rule for class-index losses: "mean" divides by the total weight of the rows not ignored.
     Nothing counted (all ignored or weighted 0) gives nan with zero gradients, as PyTorch."""
     if check_reduction(reduction) == "mean":
         total = row_w.sum()
-        return loss.sum() / apply(NumpyFn, total, func=_one_if_zero) + apply(NumpyFn, total, func=_nan_if_zero)
+        return loss.sum() / apply(NumpyFn, total, func=one_if_zero) + apply(NumpyFn, total, func=nan_if_zero)
     return reduce_loss(loss.reshape(shape), reduction)
 
 
@@ -232,13 +224,16 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.softmax(dim)
+    return x.softmax(dim=dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.log_softmax(dim)
+    return x.log_softmax(dim=dim)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear."""
-    return x.linear(weight.T, bias)
+    """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear. A 1-D weight (in,)
+    is a single output squeezed away: (..., in) gives (...), as PyTorch (Tensor.linear, tinygrad's,
+    multiplies elementwise by a 1-D weight instead)."""
+    out = x.matmul(weight.T) if weight.ndim > 1 else x.matmul(weight)
+    return out if bias is None else out + bias
