@@ -17,15 +17,28 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return reduction
+
+
 def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     """Apply `reduction` ("mean", "sum" or "none") to per-element losses."""
-    if reduction == "mean":
+    if check_reduction(reduction) == "mean":
         return loss.mean()
-    if reduction == "sum":
-        return loss.sum()
-    if reduction == "none":
-        return loss
-    raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+    return loss.sum() if reduction == "sum" else loss
+
+
+def reduce_rows(loss: Tensor, total: Tensor, shape: tuple[int, ...], reduction: str) -> Tensor:
+    """PyTorch's rule for class-index losses: "mean" divides by `total`, the weight of the rows not ignored.
+    Nothing counted (every row ignored or weighted 0) gives nan with zero gradients, as PyTorch."""
+    if check_reduction(reduction) == "mean":
+        return loss.sum() / apply(NumpyFn, total, func=_one_if_zero) + apply(NumpyFn, total, func=_nan_if_zero)
+    return reduce_loss(loss.reshape(shape), reduction)
 
 
 class NNMixin:
@@ -97,10 +110,8 @@ class NNMixin:
             x, y = x.reshape(-1, classes), y.reshape(-1)
         # The labels are an input of the primitive (not a constant in it), so a jit replays each batch's labels.
         losses = apply(SoftmaxCrossEntropy, x, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
-        if reduction == "mean":  # divided by the number of rows kept; none kept: nan with zero gradients, as PyTorch
-            kept = apply(NumpyFn, y, func=_kept_count, ignore_index=ignore_index, dtype=x.dtype)
-            return losses.sum() / apply(NumpyFn, kept, func=one_if_zero) + apply(NumpyFn, kept, func=nan_if_zero)
-        return reduce_loss(losses.reshape(labels.shape), reduction)
+        kept = apply(NumpyFn, y, func=kept_count, ignore_index=ignore_index, dtype=x.dtype)
+        return reduce_rows(losses, kept, labels.shape, reduction)
 
     def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
         """-(Y·log p + (1-Y)·log(1-p)) for probabilities p = self; each log is clamped at -100 as PyTorch."""
@@ -133,21 +144,20 @@ def _kept_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:
     return np.where(labels != ignore_index, labels, 0).reshape(-1)
 
 
-def _kept_mask(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+def kept_mask(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
     return (labels != ignore_index).reshape(-1).astype(dtype)
 
 
-def _kept_count(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+def kept_count(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    """How many labels are not `ignore_index` (0-d, in the loss's dtype)."""
     return (labels != ignore_index).sum(dtype=dtype)  # type: ignore[no-any-return]
 
 
-def one_if_zero(total: np.ndarray) -> np.ndarray:
-    """The divisor of a "mean" over kept rows: 1 when nothing is kept (the sum is 0 then), so no 0/0."""
+def _one_if_zero(total: np.ndarray) -> np.ndarray:
     return np.where(total != 0, total, 1).astype(total.dtype)
 
 
-def nan_if_zero(total: np.ndarray) -> np.ndarray:
-    """Added to that mean: nan when nothing is kept (PyTorch's value), else 0. A constant: no gradient."""
+def _nan_if_zero(total: np.ndarray) -> np.ndarray:
     return np.where(total != 0, 0, np.nan).astype(total.dtype)
 
 

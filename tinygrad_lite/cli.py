@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     _training_options(article, steps=200_000, lr=0.5,
                       seed_help="data seed: np.random.seed(SEED) before make_moons, then the 2-4-1 weights; "
                       "the perceptron's weights use SEED + 42 (default 0, the article's seeds 0 and 42)")
+    article.add_argument("--graph", type=Path, default=None, metavar="PATH",
+                         help="also write the 2-4-1 network's computation graph, with each node's gradient at the "
+                         "initial weights: DOT text for .dot/.gv, drawn for .svg/.png/.pdf (needs `pip install "
+                         "graphviz` and Graphviz's `dot` program)")
     multi = sub.add_parser("multiclass", help="part 3: three blobs, sigmoid hidden layer, softmax and cross-entropy",
                            description="Train a 2-4-3 network with biases (sigmoid hidden layer, softmax output, "
                            "summed cross-entropy) on three Gaussian blobs, check its gradients against the "
@@ -106,6 +110,21 @@ def _check_out_dir(parser: argparse.ArgumentParser, out: Path) -> None:
         parser.error(f"cannot write to output folder {str(out)!r}: {exc.strerror or exc}")
 
 
+def _check_graph_path(parser: argparse.ArgumentParser, path: Path) -> None:
+    """Fail before any training if the graph could not be written there, or drawn in that format."""
+    from .draw import RENDERED, GraphvizNotFoundError, graph_format, require_graphviz
+
+    try:
+        fmt = graph_format(path)
+        if fmt in RENDERED:
+            require_graphviz(fmt)
+    except (ValueError, GraphvizNotFoundError) as exc:
+        parser.error(f"--graph: {exc}")
+    folder = path.parent
+    if not folder.is_dir():
+        parser.error(f"--graph: cannot write {str(path)!r}: the folder {str(folder)!r} does not exist")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line `argv` (default: sys.argv[1:]) and return the exit status."""
     parser = build_parser()
@@ -113,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
         if args.command != "verify":
             _check_out_dir(parser, args.out)
+        if getattr(args, "graph", None) is not None:
+            _check_graph_path(parser, args.graph)
     except SystemExit as exc:      # --help, or a bad argument already reported on stderr
         return int(exc.code or 0)
     # imported here so that --help and argument errors stay fast

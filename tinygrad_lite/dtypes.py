@@ -41,15 +41,6 @@ def to_dtype(dtype: Any) -> np.dtype:
     return dt
 
 
-def is_float(dtype: np.dtype) -> builtins.bool:
-    return dtype.kind == "f"
-
-
-def least_upper_float(dtype: np.dtype) -> np.dtype:
-    """The dtype a floating op (division, exp, ...) gives for data of this dtype."""
-    return dtype if dtype.kind == "f" else default_float
-
-
 class IntegerOverflowError(OverflowError, ValueError):
     """A Python integer that does not fit the integer dtype it would be stored in (never wrapped silently)."""
 

@@ -132,40 +132,35 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             results = ctx.vjp(g, t.data, parents[0].data)
         else:
             results = ctx.vjp(g, t.data, *[p.data for p in parents])
-        if type(results) is not tuple:
+        if type(results) is not tuple or len(results) != n:  # a custom op's mistake, named (zip would hide it)
             raise TypeError(bad_vjp(ctx, results, parents))
         if watch:
             results = _watched(ctx, g, t, parents, results, anomaly, rec)
-        try:
-            for p, gp, need in zip(parents, results, ctx.needs_grad, strict=True):
-                if not need or gp is None:
-                    continue
-                data = p.data
-                # `is not` on dtypes is a cheap first test; fit_gradient compares properly
-                if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
-                    gp = fit_gradient(gp, p, parents, ctx)
-                old = grads.get(p)
-                if old is None:
-                    grads[p] = gp
-                    if p._ctx is None:
-                        leaves.append(p)
-                    else:
-                        push(queue, (-p._ctx.seq, p))
-                elif id(p) in owned:
-                    np.add(old, gp, old)
+        for p, gp, need in zip(parents, results, ctx.needs_grad):
+            if not need or gp is None:
+                continue
+            data = p.data
+            # `is not` on dtypes is a cheap first test; fit_gradient compares properly
+            if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
+                gp = fit_gradient(gp, p, parents, ctx)
+            old = grads.get(p)
+            if old is None:
+                grads[p] = gp
+                if p._ctx is None:
+                    leaves.append(p)
                 else:
-                    total = old + gp
-                    if type(total) is not np.ndarray:  # 0-d arithmetic gives a NumPy scalar
-                        total = np.asarray(total)
-                    if rec is not None:  # a capture keeps every array it saw: never add into one in place
-                        rec.record_add(old, gp, total)
-                    else:
-                        owned.add(id(p))
-                    grads[p] = total
-        except ValueError as exc:
-            if len(results) != len(parents):
-                raise TypeError(bad_vjp(ctx, results, parents)) from None
-            raise exc
+                    push(queue, (-p._ctx.seq, p))
+            elif id(p) in owned:
+                np.add(old, gp, old)
+            else:
+                total = old + gp
+                if type(total) is not np.ndarray:  # 0-d arithmetic gives a NumPy scalar
+                    total = np.asarray(total)
+                if rec is not None:  # a capture keeps every array it saw: never add into one in place
+                    rec.record_add(old, gp, total)
+                else:
+                    owned.add(id(p))
+                grads[p] = total
     return leaves
 
 

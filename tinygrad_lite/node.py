@@ -275,20 +275,20 @@ def apply_lifted(fn: type[Function], *args: Any, **params: Any) -> Any:
 
 
 def binary(fn: type[Function], x: Any, y: Any, reverse: bool = False) -> Any:
-    """`apply(fn, x, y)` (or `(y, x)` when `reverse`) after lifting y and bringing both operands to one dtype
-    (floats win; see dtypes.promote). Two tensors of one dtype, and a float with a float tensor (the common
-    `x * 0.5`), are tested first and go straight through: this is every arithmetic operator's path."""
-    x, y = binary_operands(x, y, reverse)
-    return apply(fn, x, y)
+    """`apply(fn, x, y)` (or `(y, x)` when `reverse`) on the operands `binary_operands` makes. Every arithmetic
+    operator comes here: two tensors of one dtype, and a float beside a float tensor (the common `x * 0.5`),
+    need no lifting or promotion, and are tested for first."""
+    if type(y) is type(x) and y.data.dtype is x.data.dtype:
+        return apply(fn, y, x) if reverse else apply(fn, x, y)
+    if type(y) is float and x.data.dtype.kind == "f":
+        c = constant(y, x.data.dtype, type(x))
+        return apply(fn, c, x) if reverse else apply(fn, x, c)
+    return apply(fn, *binary_operands(x, y, reverse))
 
 
 def binary_operands(x: Any, y: Any, reverse: bool = False) -> tuple[Any, Any]:
-    """Lift y and bring both operands to one dtype; returned in call order ((y, x) when `reverse`)."""
-    if type(y) is type(x) and y.data.dtype is x.data.dtype:
-        return (y, x) if reverse else (x, y)
-    if type(y) is float and x.data.dtype.kind == "f":
-        y = constant(y, x.data.dtype, type(x))
-        return (y, x) if reverse else (x, y)
+    """Lift y and bring both operands to one dtype (floats win; see dtypes.promote); returned in call order,
+    (y, x) when `reverse`."""
     if not isinstance(y, TensorCore):
         if isinstance(y, float) and x.data.dtype.kind != "f":
             x = x.cast(dtypes.default_float)

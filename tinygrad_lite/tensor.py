@@ -195,4 +195,8 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             raise ValueError(f"backward(): gradient of shape {g.shape} does not match the tensor's shape {self.shape}")
         return g.astype(self.dtype) if isinstance(g, np.ndarray) and g.dtype != self.dtype else g
 
+    def to_dot(self, show_values: bool = False, show_grads: bool = False, **options: Any) -> str:
+        """The graph behind this tensor as Graphviz DOT text: see `tinygrad_lite.draw.to_dot`."""
+        from .draw import to_dot  # a late import: drawing is not part of the engine
 
+        return to_dot(self, show_values, show_grads, **options)

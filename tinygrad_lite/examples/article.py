@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..draw import draw_graph
+from ..tensor import Tensor
 from . import equations as eq
 from . import plotting
 from .datasets import make_moons
@@ -62,13 +64,32 @@ def seed_perceptron_error(setup: ArticleSetup, lr: float, steps: int) -> float:
     return eq.half_sse(eq.sigmoid(setup.X @ w + b), setup.y)
 
 
+def write_graph(setup: ArticleSetup, path: Path) -> str:
+    """Draw the 2-4-1 network's loss graph at the initial weights, each node with its gradient; the line to print.
+
+    The network is the one trained (nn.Linear stores each weight transposed, hence the Permute nodes).
+    """
+    net = TwoLayerNet(setup.wh, setup.wo)
+    X, y = Tensor(setup.X), Tensor(setup.y)
+    loss = net.loss(X, y)
+    loss.backward(retain_graph=True)        # keep the graph to draw it, gradients and all
+    params = dict(net.named_parameters())
+    names = {"whᵀ (net.0.weight)": params["net.0.weight"], "woᵀ (net.2.weight)": params["net.2.weight"],
+             "X": X, "y": y, "L = ½Σ(ao - y)²": loss}
+    draw_graph(loss, path, show_grads=True, names=names)
+    return f"Graph: {path} (the 2-4-1 network's loss at its initial weights, with each node's gradient)"
+
+
 def main(seed: int = ARTICLE_SEED, steps: int = ARTICLE_STEPS, lr: float = ARTICLE_LR, out: Path = Path("."),
-         quiet: bool = False, use_jit: bool = True) -> int:
-    """Train both models, print their errors beside the article's, write article.png; return the exit status."""
+         quiet: bool = False, use_jit: bool = True, graph: Path | None = None) -> int:
+    """Train both models, print their errors beside the article's, write article.png (and the 2-4-1 network's
+    graph to `graph`); return the exit status."""
     setup = article_setup(seed)
     jit_on = use_jit and jit_available()
     print(f"make_moons(100, noise=0.10), seeds {seed}/{seed + 42}, lr {lr:g}, {steps:,} full-batch steps, "
           f"float64, {'jit' if jit_on else 'eager'}")
+    if graph is not None:
+        print(write_graph(setup, graph))
     models: dict[str, ArticleModel] = {"perceptron": Perceptron(setup.w, setup.b),
                                        "2-4-1 network": TwoLayerNet(setup.wh, setup.wo)}
     runs = {name: train(model, setup.X, setup.y, lr=lr, steps=steps, use_jit=use_jit,

@@ -1,8 +1,9 @@
-"""A progress bar for training loops that costs nothing when it has nothing to draw.
+"""Training progress: a tqdm bar on a terminal, a few plain lines elsewhere, nothing with `enabled=False`.
 
-On a terminal it redraws one stderr line at most `interval` seconds apart; elsewhere
-(a pipe, a log file, a test capturing stderr) it prints a plain line at each quarter
-of the run; `enabled=False` silences it.
+On a terminal, with tqdm installed (the `cli` extra), a bar with the current error as its
+postfix is redrawn at most `interval` seconds apart. Off a terminal (a pipe, a log file, a test
+capturing stderr), or on a terminal without tqdm, a plain line is printed at each quarter of
+the run; in that last case a one-line hint says how to get the bar.
 
 >>> import io
 >>> out = io.StringIO()
@@ -17,54 +18,68 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TextIO
+from typing import Any, TextIO
+
+TQDM_HINT = "(`pip install 'tinygrad-lite[cli]'` (or tqdm) for a progress bar)"
+_hinted = False     # the hint is printed once per process, not once per bar
+
+
+def _tqdm() -> Any:
+    """tqdm's bar class, or None when tqdm is not installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm
 
 
 class Progress:
     """Reports `step` of `total` and the current error; `update` is cheap enough to call every step."""
 
-    WIDTH = 30
-
     def __init__(self, label: str, total: int, stream: TextIO | None = None, enabled: bool = True,
                  interval: float = 0.1) -> None:
+        global _hinted
         self.label, self.total, self.interval = label, total, interval
         self.stream = sys.stderr if stream is None else stream
         self.enabled = enabled
         isatty = getattr(self.stream, "isatty", None)
-        self.live = enabled and callable(isatty) and bool(isatty())
+        on_terminal = enabled and callable(isatty) and bool(isatty())
         self.start = time.monotonic()
-        self._next_draw = 0.0                     # monotonic time of the next allowed redraw
-        self._quarter = 1                          # the next quarter of the run that prints a line when not live
-        self._drawn = False
-        self._longest = 0
+        self._bar: Any = None
+        tqdm = _tqdm() if on_terminal else None
+        if tqdm is not None:
+            # Redraws are paced here (tqdm's mininterval 0): the postfix is then only formatted when drawn.
+            self._bar = tqdm(total=total, desc=label, file=self.stream, unit="step", mininterval=0, miniters=0,
+                             dynamic_ncols=True, leave=True)
+        elif on_terminal and not _hinted:
+            _hinted = True
+            print(TQDM_HINT, file=self.stream, flush=True)
+        self._next_draw = 0.0      # monotonic time of the next allowed redraw
+        self._quarter = 1          # the next quarter of the run that prints a line (plain-line mode)
+
+    @property
+    def live(self) -> bool:
+        """Whether a tqdm bar is drawn (else plain lines, or nothing)."""
+        return self._bar is not None
 
     def update(self, step: int, error: float) -> None:
         """Say that `step` steps are done and the error is `error`."""
         if not self.enabled:
             return
-        if self.live:
+        bar = self._bar
+        if bar is not None:
             now = time.monotonic()
             if now >= self._next_draw or step >= self.total:
                 self._next_draw = now + self.interval
-                self._draw(step, error, now)
+                bar.set_postfix_str(f"error {error:.6f}", refresh=False)
+                bar.update(step - bar.n)
         elif 4 * step >= self._quarter * self.total:
             self._quarter = 4 * step // self.total + 1
             print(f"{self.label}: step {step:,}/{self.total:,} ({100 * step // self.total}%), error {error:.6g}",
                   file=self.stream, flush=True)
 
-    def _draw(self, step: int, error: float, now: float) -> None:
-        filled = self.WIDTH * step // self.total
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        line = (f"{self.label:<14} [{bar}] {100 * step // self.total:3d}% {step:,}/{self.total:,}  "
-                f"error {error:.6f}  {now - self.start:5.1f}s")
-        self._longest = max(self._longest, len(line))
-        self.stream.write("\r" + line.ljust(self._longest))    # padded: a shorter line must hide a longer one
-        self.stream.flush()
-        self._drawn = True
-
     def close(self) -> None:
         """End the bar's line so what follows starts on a fresh one."""
-        if self._drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self._drawn = False
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None

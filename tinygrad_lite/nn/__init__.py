@@ -7,7 +7,7 @@
 >>> loss = nn.CrossEntropyLoss()(model(Tensor([[0.5, -1.0]])), Tensor([2]))
 >>> opt.zero_grad(); _ = loss.backward(); opt.step()
 """
-from . import functional, init, optim
+from . import functional, init, optim, utils
 from .activation import (
     CELU,
     ELU,
@@ -30,7 +30,7 @@ from .activation import (
     Softsign,
     Tanh,
 )
-from .container import Sequential
+from .container import ModuleDict, ModuleList, Sequential
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
@@ -39,6 +39,7 @@ from .serialization import load, save
 __all__ = [
     "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
     "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
-    "LogSoftmax", "MSELoss", "Mish", "Module", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
-    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+    "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "ReLU6", "Sequential",
+    "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
+    "utils",
 ]

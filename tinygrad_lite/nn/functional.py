@@ -15,19 +15,19 @@ from typing import Any
 
 import numpy as np
 
-from .._nn_ops import _kept_labels, _kept_mask, nan_if_zero, one_if_zero, out_of_range_labels, reduce_loss
+from .._nn_ops import (
+    _kept_labels,
+    check_reduction,
+    kept_count,
+    kept_mask,
+    out_of_range_labels,
+    reduce_loss,
+    reduce_rows,
+)
 from ..function import NumpyFn
 from ..node import apply
 from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor
-
-REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_reduction(reduction: str) -> str:
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    return reduction
 
 
 def _float_input(fn: str, x: Any) -> Tensor:
@@ -55,13 +55,13 @@ def mse_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # 
     """(input - target)², reduced. Shapes must match (a (N, 1) vs (N,) slip would broadcast silently)."""
     x = _float_input("mse_loss", input)
     diff = x - _target_like("mse_loss", x, target)
-    return reduce_loss(diff * diff, check_reduction(reduction))
+    return reduce_loss(diff * diff, reduction)
 
 
 def l1_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
     """|input - target|, reduced."""
     x = _float_input("l1_loss", input)
-    return reduce_loss((x - _target_like("l1_loss", x, target)).abs(), check_reduction(reduction))
+    return reduce_loss((x - _target_like("l1_loss", x, target)).abs(), reduction)
 
 
 # --- binary classification ------------------------------------------------------------------
@@ -74,7 +74,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
         raise ValueError(f"binary_cross_entropy: input values must lie in [0, 1], got values from "
                          f"{x.data.min()} to {x.data.max()} (use binary_cross_entropy_with_logits for logits)")
     loss = x.binary_crossentropy(y, reduction="none")
-    return reduce_loss(_weighted(loss, weight), check_reduction(reduction))
+    return reduce_loss(_weighted(loss, weight), reduction)
 
 
 def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
@@ -87,7 +87,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any, weight: Any = N
         loss = x.binary_crossentropy_logits(y, reduction="none")
     else:
         loss = (1 - y) * x + (1 + (pos_weight - 1) * y) * (-x).softplus()
-    return reduce_loss(_weighted(loss, weight), check_reduction(reduction))
+    return reduce_loss(_weighted(loss, weight), reduction)
 
 
 # --- multi-class ------------------------------------------------------------------------------
@@ -119,7 +119,7 @@ def _picked_nll(fn: str, logp: Tensor, input_shape: tuple[int, ...], target: Any
     flat = labels.reshape(-1)
     y = target if isinstance(target, Tensor) else Tensor._wrap(labels)
     safe = apply(NumpyFn, y, func=_kept_labels, ignore_index=ignore_index)
-    kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
+    kept = apply(NumpyFn, y, func=kept_mask, ignore_index=ignore_index, dtype=logp.dtype)
     row_w = kept if weight is None else apply(NumpyFn, safe, kept, func=_row_weights, weight=weight)
     picked = logp[np.arange(flat.shape[0]), safe]
     return -picked * row_w, row_w, kept, labels.shape
@@ -145,15 +145,6 @@ def _row_weights(safe: np.ndarray, kept: np.ndarray, weight: np.ndarray) -> np.n
     return weight[safe] * kept
 
 
-def _reduce_weighted(loss: Tensor, row_w: Tensor, shape: tuple[int, ...], reduction: str) -> Tensor:
-    """PyTorch's rule for class-index losses: "mean" divides by the total weight of the rows not ignored.
-    Nothing counted (all ignored or weighted 0) gives nan with zero gradients, as PyTorch."""
-    if check_reduction(reduction) == "mean":
-        total = row_w.sum()
-        return loss.sum() / apply(NumpyFn, total, func=one_if_zero) + apply(NumpyFn, total, func=nan_if_zero)
-    return reduce_loss(loss.reshape(shape), reduction)
-
-
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
              reduction: str = "mean") -> Tensor:
     """-weight[t]·input[t] for log-probabilities `input` (C,), (N, C) or (N, C, d1, ...) and integer
@@ -162,7 +153,7 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     logp = _classes_last("nll_loss", x)
     w = _class_weight("nll_loss", weight, logp.shape[-1], x.dtype)
     loss, row_w, _, shape = _picked_nll("nll_loss", logp, x.shape, target, w, ignore_index)
-    return _reduce_weighted(loss, row_w, shape, reduction)
+    return reduce_rows(loss, row_w.sum(), shape, reduction)
 
 
 def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
@@ -184,8 +175,8 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         labels = _class_indices("cross_entropy", x.shape, target, classes, ignore_index)
         y = (target if isinstance(target, Tensor) else Tensor._wrap(labels)).reshape(-1)
         loss = apply(SoftmaxCrossEntropy, logits, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
-        kept = apply(NumpyFn, y, func=_kept_mask, ignore_index=ignore_index, dtype=logits.dtype)
-        return _reduce_weighted(loss, kept, labels.shape, reduction)
+        kept = apply(NumpyFn, y, func=kept_count, ignore_index=ignore_index, dtype=logits.dtype)
+        return reduce_rows(loss, kept, labels.shape, reduction)
     logp = logits.log_softmax(-1)
     weighted_logp = logp if w is None else logp * Tensor._wrap(w)
     if is_float:
@@ -199,7 +190,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
         # PyTorch's smoothing term -Σ_c w_c·logp_c / C, on the rows not ignored, normalised like the NLL part.
         smooth = -weighted_logp.sum(-1) * kept
         loss = loss * (1 - label_smoothing) + smooth * (label_smoothing / classes)
-    return _reduce_weighted(loss, row_w, shape, reduction)
+    return reduce_rows(loss, row_w.sum(), shape, reduction)
 
 
 # --- activations, for code written as F.relu(x) ------------------------------------------------

@@ -1,4 +1,4 @@
-"""`Optimizer`: the base of SGD, Adam and AdamW — parameter groups, checks, state, zero_grad.
+"""`Optimizer`: the base of SGD, Adam, AdamW, RMSprop and Adagrad — parameter groups, checks, state, zero_grad.
 
 The contract every optimizer keeps (the JIT relies on it): `step()` only calls `_update()`, after
 telling a running jit capture (`_capture.active.record_call`) so that each replay calls it again.
@@ -63,6 +63,20 @@ def subtract_scaled(p: np.ndarray, scale: float, x: np.ndarray, scratch: dict[np
         part, tmp = flat_p[i:j], buf[:j - i]
         np.multiply(flat_x[i:j], scale, out=tmp)
         np.subtract(part, tmp, out=part)
+
+
+class _SetLR:
+    """`opt.lr = value` as a call a jit capture can record. Its `signature` is what the jit compares between
+    the first two captures, so a value that changes from call to call (Python state) is refused there
+    rather than frozen."""
+
+    def __init__(self, opt: Optimizer, value: Any) -> None:
+        self.opt, self.value = opt, value
+        self.signature = (id(opt), value)
+
+    def __call__(self) -> None:
+        for group in self.opt.param_groups:
+            group["lr"] = self.value
 
 
 class Optimizer:
@@ -134,6 +148,27 @@ class Optimizer:
         return {}
 
     @property
+    def lr(self) -> Any:
+        """The learning rate of every parameter group (tinygrad's `opt.lr`). Reading it when the groups differ
+        raises a ValueError: read `param_groups[i]["lr"]` then. Setting it sets every group's, after checking
+        the value. A jit replay's `step()` reads the rate afresh, so a change between calls is honoured; setting
+        it inside a jitted function is replayed too."""
+        rates = [group["lr"] for group in self.param_groups]
+        if any(r != rates[0] for r in rates[1:]):
+            raise ValueError(f"{type(self).__name__}.lr: the parameter groups have different learning rates "
+                             f"{rates}; read or set them one group at a time through param_groups[i]['lr']")
+        return rates[0]
+
+    @lr.setter
+    def lr(self, value: Any) -> None:
+        for group in self.param_groups:  # every group is checked before any is changed
+            self._check_hyperparameters({**group, "lr": value})
+        setter = _SetLR(self, value)
+        if _capture.active is not None:  # inside a jit capture: each replay sets it again at this point
+            _capture.active.record_call(setter, f"{type(self).__name__}.lr =")
+        setter()
+
+    @property
     def params(self) -> list[Tensor]:
         """Every parameter, group after group."""
         return [p for group in self.param_groups for p in group["params"]]
@@ -179,11 +214,18 @@ class Optimizer:
             raise ValueError(f"{name}.load_state_dict: groups of sizes {saved_sizes} do not fit this optimizer's "
                              f"groups of sizes {sizes}")
         problems = []
-        for i, p in enumerate(self.params):
+        added: list[tuple[Tensor, dict[str, np.ndarray]]] = []
+        for i, (p, group) in enumerate((p, g) for g in self.param_groups for p in g["params"]):
             own, theirs = self.state[id(p)], saved.get(i, {})
             if set(theirs) != set(own):
-                problems.append(f"parameter {i} has buffers {sorted(own)}, the state dict {sorted(theirs)}")
-                continue
+                # Buffers the group's settings call for now but construction did not allocate (a scheduler
+                # switched momentum on, as OneCycleLR does): allocated here, as the next step would.
+                fresh = {k: v for k, v in self._init_state(p, group).items() if k not in own}
+                if set(own) | set(fresh) != set(theirs):
+                    problems.append(f"parameter {i} has buffers {sorted(own)}, the state dict {sorted(theirs)}")
+                    continue
+                added.append((p, fresh))
+                own = {**own, **fresh}
             problems += [f"parameter {i} buffer {k!r}: shape {own[k].shape} here, {np.shape(theirs[k])} saved"
                          for k in own if own[k].shape != np.shape(theirs[k])]
         if problems:
@@ -193,6 +235,8 @@ class Optimizer:
             self._check_hyperparameters({**group, **new_settings})
         for group, new_settings in zip(self.param_groups, settings):
             group.update(new_settings)
+        for p, fresh in added:
+            self.state[id(p)].update(fresh)
         for i, p in enumerate(self.params):
             for k, buf in self.state[id(p)].items():
                 np.copyto(buf, np.asarray(saved[i][k]), casting="same_kind")

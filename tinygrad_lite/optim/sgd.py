@@ -60,6 +60,8 @@ class SGD(Optimizer):
                     g = g + weight_decay * p.data  # out of place: the gradient buffer may be shared
                 if momentum != 0:
                     state = self.state[id(p)]
+                    if "momentum_buffer" not in state:  # momentum switched on after construction (OneCycleLR)
+                        state.update(self._init_state(p, group))
                     buf = state["momentum_buffer"]
                     if state["step"] == 0:
                         np.copyto(buf, g)

@@ -1,4 +1,4 @@
-"""Tools for testing gradients: `gradcheck`, `gradgradcheck` and hypothesis `strategies`.
+"""Tools for testing gradients: `gradcheck`, `gradgradcheck`, `check_backprop` and hypothesis `strategies`.
 
 >>> from tinygrad_lite import Tensor
 >>> from tinygrad_lite.testing import gradcheck
@@ -6,16 +6,19 @@
 True
 
 `from tinygrad_lite.testing import strategies as tst` needs hypothesis, which is imported
-only then, so gradcheck works without it.
+only then, so gradcheck works without it; `check_backprop` (a hand-written backward pass
+against autodiff) imports hypothesis when it is called.
 """
 from __future__ import annotations
 
 import importlib
 from typing import Any
 
+from .backprop import BackpropMismatch, BackpropReport, ParameterReport, check_backprop
 from .gradcheck import gradcheck, gradgradcheck
 
-__all__ = ["gradcheck", "gradgradcheck", "strategies"]
+__all__ = ["BackpropMismatch", "BackpropReport", "ParameterReport", "check_backprop", "gradcheck", "gradgradcheck",
+           "strategies"]
 
 
 def __getattr__(name: str) -> Any:
