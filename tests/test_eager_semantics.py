@@ -225,12 +225,13 @@ def test_division_gradient_does_not_square_the_divisor() -> None:
     assert tiny_y.grad.item() == 0.0  # -0/y², not 0·∞
 
 
-@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3), data=st.data())
-def test_division_gradients_match_torch(shapes: Any, data: st.DataObject) -> None:
+@given(shape=small_shapes(), data=st.data())
+def test_division_gradients_match_torch(shape: tuple[int, ...], data: st.DataObject) -> None:
+    """Elementwise (same shapes): summing broadcast gradients of ±1e30 would compare summation orders."""
     torch = torch_or_skip()
     big = st.sampled_from([-1e30, -3.0, -1e-30, 1e-30, 0.5, 7.0, 1e30])
-    a = data.draw(hnp.arrays(np.float32, shapes.input_shapes[0], elements=big))
-    b = data.draw(hnp.arrays(np.float32, shapes.input_shapes[1], elements=big))
+    a = data.draw(hnp.arrays(np.float32, shape, elements=big))
+    b = data.draw(hnp.arrays(np.float32, shape, elements=big))
     x, y = Tensor(a, requires_grad=True), Tensor(b, requires_grad=True)
     with np.errstate(all="ignore"):
         (x / y).sum().backward()
