@@ -136,6 +136,13 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))
 
 
+erf = np.vectorize(math.erf, otypes=[F64])
+
+
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1 + erf(x / np.sqrt(2)))
+
+
 def chunk_ref(x: np.ndarray, chunks: int, dim: int) -> np.ndarray:
     n = x.shape[dim]
     size = max(1, -(-n // chunks))
@@ -356,6 +363,12 @@ UNARY = [
     Spec("sin", lambda x: x.sin(), np.sin, one(-5, 5), ("Sin",)),
     Spec("cos", lambda x: x.cos(), np.cos, one(-5, 5), ("Cos",)),
     Spec("tan", lambda x: x.tan(), np.tan, one(-1.2, 1.2), ("Sin", "Cos", "Div")),
+    Spec("log1p", lambda x: x.log1p(), np.log1p, one(-0.8, 5), ("Log1p",)),
+    Spec("expm1", lambda x: x.expm1(), np.expm1, one(), ("Expm1",)),
+    Spec("erf", lambda x: x.erf(), erf, one(-4, 4), ("Erf",)),
+    Spec("asin", lambda x: x.asin(), np.arcsin, one(-0.9, 0.9), ("Asin",)),
+    Spec("acos", lambda x: x.acos(), np.arccos, one(-0.9, 0.9), ("Acos",)),
+    Spec("atan", lambda x: x.atan(), np.arctan, one(-5, 5), ("Atan",)),
     Spec("tanh", lambda x: x.tanh(), np.tanh, one(), ("Tanh",)),
     Spec("sigmoid", lambda x: x.sigmoid(), sigmoid, one(-8, 8), ("Sigmoid",)),
     Spec("relu", lambda x: x.relu(), lambda x: np.maximum(x, 0), one(avoid=KINK), ("Relu",)),
@@ -381,6 +394,7 @@ UNARY = [
     Spec("mish", lambda x: x.mish(), lambda x: x * np.tanh(np.logaddexp(0, x)), one(-6, 6),
          ("Softplus", "Tanh", "Mul")),
     Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("Tanh", "Mul", "Add")),
+    Spec("gelu[none]", lambda x: x.gelu(approximate="none"), gelu_exact, one(-5, 5), ("Erf", "Mul", "Add")),
     Spec("quick_gelu", lambda x: x.quick_gelu(), lambda x: x * sigmoid(1.702 * x), one(-5, 5), ("Sigmoid", "Mul")),
     Spec("relu6", lambda x: x.relu6(), lambda x: np.clip(x, 0, 6), one(-2, 8, avoid=(0.0, 6.0)), ("Where",)),
     Spec("hardtanh", lambda x: x.hardtanh(), lambda x: np.clip(x, -1, 1), one(avoid=(-1.0, 1.0)), ("Where",)),
@@ -402,6 +416,7 @@ UNARY = [
     Spec("clip[min only]", lambda x: x.clip(0.5), lambda x: np.maximum(x, 0.5), one(avoid=(0.5,)), ("Where",)),
     Spec("clamp", lambda x: x.clamp(min=-0.5, max=2.0), lambda x: np.clip(x, -0.5, 2.0), one(avoid=(-0.5, 2.0)),
          ("Where",)),
+    Spec("clone", lambda x: x.clone(), lambda x: x.copy(), one(), ("Mul",)),
 ]
 
 BINARY = [
@@ -415,6 +430,11 @@ BINARY = [
     Spec("pow[reflected]", lambda x: 2.0 ** x, np.exp2, one(), ("Pow",)),
     Spec("reflected scalars", lambda x: 2.0 - x + 3.0 * x + 1.5 / (2.0 + x),
          lambda x: 2.0 - x + 3.0 * x + 1.5 / (2.0 + x), one(-1, 3), ("Sub", "Add", "Mul", "Div")),
+    # atan2(y, x): the second input is y, kept away from 0 so that no draw straddles the cut along x < 0
+    Spec("atan2", lambda x, y: y.atan2(x), lambda x, y: np.arctan2(y, x), two(avoid_y=KINK, margin_y=0.3),
+         ("Atan2",)),
+    Spec("atan2[scalar x]", lambda y: y.atan2(-2.0), lambda y: np.arctan2(y, -2.0), one(avoid=KINK, margin=0.3),
+         ("Atan2",)),
     Spec("maximum", lambda x, y: x.maximum(y), np.maximum, tst.broadcastable_shapes(2, **SMALL).flatmap(
         lambda s: st.tuples(tst.arrays(s[0], F64, lattice(0.0)), tst.arrays(s[1], F64, lattice(0.25))).map(
             lambda p: (p, {}))), ("Maximum",)),
@@ -471,9 +491,17 @@ MOVEMENT = [
          lambda x, dim0, dim1: np.swapaxes(x, dim0, dim1),
          with_params(arr, lambda s: st.fixed_dictionaries({"dim0": dim_of(s), "dim1": dim_of(s)}),
                      shapes(min_dims=1)), ("Permute",)),
+    Spec("mT", lambda x: x.mT, lambda x: np.swapaxes(x, -1, -2),
+         with_params(arr, lambda s: st.just({}), shapes(min_dims=2)), ("Permute",)),
     Spec("T", lambda x: x.T, lambda x: x.T, with_params(arr, lambda s: st.just({}), shapes(min_dims=2)),
          ("Permute",)),
     Spec("expand", lambda x, shape: x.expand(shape), np.broadcast_to, expand_case(), ("Expand",)),
+    Spec("broadcast_to", lambda x, shape: x.broadcast_to(shape), np.broadcast_to, expand_case(), ("Expand",)),
+    Spec("unflatten", lambda x, dim, sizes: x.unflatten(dim, sizes),
+         lambda x, dim, sizes: x.reshape(x.shape[:dim % x.ndim] + sizes + x.shape[dim % x.ndim + 1:]),
+         with_params(arr, lambda s: dim_of(s).map(lambda d: {"dim": d, "sizes": (1, s[d], 1)}),
+                     shapes(min_dims=1)), ("Reshape",)),
+    Spec("contiguous", lambda x: x.contiguous() * 2.0, lambda x: x * 2.0, one(), ("Mul",)),
     Spec("squeeze", lambda x, dim: x.squeeze(dim),
          lambda x, dim: np.squeeze(x) if dim is None else np.squeeze(x, dim) if x.shape[dim] == 1 else x,
          with_params(arr, lambda s: st.one_of(st.none(), dim_of(s)).map(lambda d: {"dim": d}),
@@ -580,10 +608,20 @@ NONDIFF = [
                 "Less"),
     NonDiffSpec("logical_not", lambda x: (x > 0).logical_not(), lambda x: ~(x > 0), one(), "LogicalNot"),
     NonDiffSpec("~mask", lambda x: ~(x > 0), lambda x: ~(x > 0), one(), "LogicalNot"),
-    NonDiffSpec("&", lambda x, y: (x > 0) & (y > 0), lambda x, y: (x > 0) & (y > 0), _compare(), "BitwiseAnd"),
-    NonDiffSpec("|", lambda x, y: (x > 0) | (y > 0), lambda x, y: (x > 0) | (y > 0), _compare(), "BitwiseOr"),
-    NonDiffSpec("^", lambda x, y: (x > 0) ^ (y > 0), lambda x, y: (x > 0) ^ (y > 0), _compare(), "BitwiseXor"),
+    NonDiffSpec("bitwise_and", lambda x, y: (x > 0) & (y > 0), lambda x, y: (x > 0) & (y > 0), _compare(),
+                "BitwiseAnd"),
+    NonDiffSpec("bitwise_or", lambda x, y: (x > 0) | (y > 0), lambda x, y: (x > 0) | (y > 0), _compare(),
+                "BitwiseOr"),
+    NonDiffSpec("bitwise_xor", lambda x, y: (x > 0) ^ (y > 0), lambda x, y: (x > 0) ^ (y > 0), _compare(),
+                "BitwiseXor"),
+    NonDiffSpec("& int", lambda x, y: x.int() & y.int(), lambda x, y: x.astype(np.int32) & y.astype(np.int32),
+                _compare(), "BitwiseAnd"),
     NonDiffSpec("logical_and", lambda x, y: x.logical_and(y), np.logical_and, _compare(), "BitwiseAnd"),
+    NonDiffSpec("logical_or", lambda x, y: x.logical_or(y), np.logical_or, _compare(), "BitwiseOr"),
+    NonDiffSpec("logical_xor", lambda x, y: x.logical_xor(y), np.logical_xor, _compare(), "BitwiseXor"),
+    *[NonDiffSpec(name, lambda x, axis, keepdim, name=name: getattr(x > 0, name)(axis, keepdim),
+                  lambda x, axis, keepdim, name=name: getattr(np, name)(x > 0, axis=np_axis(axis), keepdims=keepdim),
+                  with_params(arr, axes_params)) for name in ("all", "any")],
     NonDiffSpec("argmax", lambda x, axis: x.argmax(axis), lambda x, axis: np.argmax(x, axis),
                 with_params(separated, lambda s: st.one_of(st.none(), dim_of(s)).map(lambda a: {"axis": a}),
                             shapes(min_dims=1))),
@@ -592,14 +630,47 @@ NONDIFF = [
                             shapes(min_dims=1))),
 ]
 
-# Tensor methods of API.md that must each have a spec above (by name, before any "[variant]").
-API_METHODS = """
-neg exp exp2 log log2 sqrt rsqrt abs sin cos tan tanh sigmoid relu relu6 leaky_relu elu celu gelu quick_gelu
-softplus silu swish mish hardswish hardtanh softsign sign square reciprocal clip maximum minimum where
-floor ceil trunc round add sub mul div pow
-sum mean max min var std logsumexp prod cumsum argmax argmin
-reshape view flatten permute transpose expand squeeze unsqueeze pad flip shrink repeat chunk tril triu getitem
-cat stack gather matmul dot linear
-softmax log_softmax sparse_categorical_crossentropy binary_crossentropy binary_crossentropy_logits
-< <= > >= == !=
-""".split()
+# --- which Tensor methods need a spec: all of them, derived from the class, except these -------------------
+# Public names of Tensor that are not ops with a value and gradient to check, by why. Everything else public
+# on the class must have a spec above (by name, before any "[variant]"), so a new method cannot slip past.
+NOT_OPS: dict[str, str] = {
+    "creation: no tensor input to differentiate":
+        "arange empty eye full full_like linspace manual_seed normal ones ones_like rand randint randn uniform "
+        "zeros zeros_like",
+    "attributes and graph bookkeeping": "data device dtype grad is_leaf ndim requires_grad shape backward detach "
+                                        "requires_grad_ retain_grad realize",
+    "values read out into Python or NumPy": "item numpy tolist numel element_size size __array__ to_dot",
+    "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long to cpu",
+    "an in-place write of zeros (tests/test_eager_semantics.py)": "zero_",
+    "Python protocol methods, not ops": "__init__ __repr__ __hash__ __len__ __iter__ __bool__ __float__ __int__ "
+                                        "__index__ __setitem__",
+}
+# Operator methods, under the name of the spec that checks them.
+OPERATORS: dict[str, str] = {
+    "__add__": "add", "__radd__": "add", "__sub__": "sub", "__rsub__": "sub", "__mul__": "mul", "__rmul__": "mul",
+    "__truediv__": "div", "__rtruediv__": "div", "__pow__": "pow", "__rpow__": "pow", "__neg__": "neg",
+    "__matmul__": "matmul", "__rmatmul__": "matmul", "__getitem__": "getitem", "__invert__": "~mask",
+    "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=", "__eq__": "==", "__ne__": "!=",
+    "__and__": "bitwise_and", "__rand__": "bitwise_and", "__or__": "bitwise_or", "__ror__": "bitwise_or",
+    "__xor__": "bitwise_xor", "__rxor__": "bitwise_xor",
+}
+
+
+def tensor_api() -> list[str]:
+    """Every public method or property of Tensor, and every operator method it defines (dunders beyond object's)."""
+    names = {n for n in dir(Tensor) if not n.startswith("_")}
+    for cls in Tensor.__mro__[:-1]:  # the class, its core and its mixins; not object
+        names |= {n for n, v in vars(cls).items() if n.startswith("__") and callable(v)}
+    return sorted(names)
+
+
+def excluded() -> set[str]:
+    return {n for group in NOT_OPS.values() for n in group.split()}
+
+
+def api_methods() -> list[str]:
+    """What must have a spec: the derived API minus NOT_OPS, operators under their spec's name."""
+    return sorted({OPERATORS.get(n, n) for n in tensor_api() if n not in excluded()})
+
+
+API_METHODS = api_methods()

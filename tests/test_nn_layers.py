@@ -109,7 +109,8 @@ ACTIVATIONS = [
     (nn.LeakyReLU(0.2), lambda x: np.where(x > 0, x, 0.2 * x)),
     (nn.ELU(0.5), lambda x: np.where(x > 0, x, 0.5 * (np.exp(x) - 1))),
     (nn.CELU(2.0), lambda x: np.where(x > 0, x, 2.0 * (np.exp(x / 2.0) - 1))),
-    (nn.GELU(), lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))),
+    (nn.GELU(), lambda x: 0.5 * x * (1 + np.vectorize(math.erf)(x / np.sqrt(2)))),
+    (nn.GELU(approximate="tanh"), lambda x: 0.5 * x * (1 + np.tanh(np.sqrt(2 / np.pi) * (x + 0.044715 * x ** 3)))),
     (nn.SiLU(), lambda x: x * _sigmoid(x)),
     (nn.Mish(), lambda x: x * np.tanh(_softplus(x))),
     (nn.Softplus(), _softplus),
@@ -141,13 +142,14 @@ def test_activation_reprs_show_their_settings():
     assert repr(nn.LeakyReLU(0.1)) == "LeakyReLU(negative_slope=0.1)"
     assert repr(nn.Softplus()) == "Softplus(beta=1.0, threshold=20.0)"
     assert repr(nn.LogSoftmax(dim=1)) == "LogSoftmax(dim=1)"
-    assert repr(nn.GELU()) == "GELU(approximate='tanh')"
+    assert repr(nn.GELU()) == "GELU(approximate='none')"
+    assert repr(nn.GELU("tanh")) == "GELU(approximate='tanh')"
     assert repr(nn.Hardtanh()) == "Hardtanh(min_val=-1.0, max_val=1.0)"
 
 
 def test_activation_modules_refuse_bad_settings():
-    with pytest.raises(ValueError, match="approximate='tanh'"):
-        nn.GELU(approximate="none")
+    with pytest.raises(ValueError, match="approximate must be 'none' or 'tanh', got 'erf'"):
+        nn.GELU(approximate="erf")
     with pytest.raises(ValueError, match=r"max_val \(1.0\) must be greater than min_val \(2.0\)"):
         nn.Hardtanh(2.0, 1.0)
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from op_specs import API_METHODS, NONDIFF, SPECS, NonDiffSpec, Spec
+from op_specs import API_METHODS, NONDIFF, OPERATORS, SPECS, NonDiffSpec, Spec, api_methods, excluded, tensor_api
 
 from tinygrad_lite import GradientError, Tensor
 from tinygrad_lite.function import REGISTRY
@@ -59,6 +59,16 @@ def test_every_api_method_has_a_spec() -> None:
     names = {s.name.split("[")[0] for s in SPECS} | {s.name for s in NONDIFF}
     assert not [m for m in API_METHODS if m not in names]
     assert len({s.name for s in SPECS}) == len(SPECS), "spec names must be unique"
+
+
+def test_the_api_list_is_derived_from_the_tensor_class(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Tensor, "frobnicate", lambda self: self, raising=False)
+    monkeypatch.setattr(Tensor, "__rlshift__", lambda self, x: self, raising=False)
+    assert {"frobnicate", "__rlshift__"} <= set(api_methods()), "a new method or operator must need a spec"
+    api = set(tensor_api())
+    assert not sorted(excluded() - api), "op_specs.NOT_OPS names something Tensor no longer has"
+    assert not sorted(set(OPERATORS) - api), "op_specs.OPERATORS names an operator Tensor no longer has"
+    assert {"sum", "relu", "__mul__", "__getitem__"} <= api
 
 
 def test_nondifferentiable_specs_name_nondifferentiable_primitives() -> None:

@@ -60,6 +60,13 @@ SMOOTH_UNARY: dict[str, tuple[Fn, Fn]] = {
     "square": same(lambda x: x.square()),
     "1/(1+x²)": same(lambda x: (1 + x * x).reciprocal()),
     "x*3-1": same(lambda x: x * 3.0 - 1.0),
+    "erf": same(lambda x: x.erf()),
+    "gelu(none)": (lambda x: x.gelu(approximate="none"), F.gelu),
+    "atan": same(lambda x: x.atan()),
+    "log1p(x²)": same(lambda x: (x * x).log1p()),
+    "expm1(x/2)": same(lambda x: (x * 0.5).expm1()),
+    "asin(0.9tanh)": same(lambda x: (x.tanh() * 0.9).asin()),
+    "acos(0.9tanh)": same(lambda x: (x.tanh() * 0.9).acos()),
 }
 KINKED_UNARY: dict[str, tuple[Fn, Fn]] = {
     "relu": same(lambda x: x.relu()),
@@ -80,6 +87,7 @@ SMOOTH_BINARY: dict[str, tuple[Fn, Fn]] = {
     # d/dy of y·x^(y-1) (its Hessian comes out asymmetric there), so it is no oracle at that point
     "pow": same(lambda x, y: (x * x + 0.5) ** (y * 0.5 + 3.0)),
     "rdiv": same(lambda x, y: y / (x * x + 1.0)),
+    "atan2": same(lambda x, y: x.atan2(y * y + 0.5)),  # a positive second argument: never on the branch cut
 }
 KINKED_BINARY: dict[str, tuple[Fn, Fn]] = {
     "maximum": (lambda x, y: x.maximum(y), torch.maximum),

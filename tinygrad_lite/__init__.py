@@ -7,7 +7,7 @@
 >>> w.grad.shape
 (2, 1)
 """
-from . import dtypes, nn, optim
+from . import data, dtypes, nn, optim
 from .draw import draw_graph
 from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
@@ -16,7 +16,7 @@ from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `ti
 from .tensor import GradientError, Tensor
 from .transforms import grad, value_and_grad
 
-__all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "detect_anomaly", "draw_graph", "dtypes",
+__all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "data", "detect_anomaly", "draw_graph", "dtypes",
            "enable_grad", "grad", "inference_mode", "is_grad_enabled", "jit", "nn", "no_grad", "optim",
            "set_grad_enabled", "value_and_grad"]
 __version__ = "0.1.0"

@@ -207,6 +207,34 @@ class ElementwiseMixin:
     def tan(self: Tensor) -> Tensor:
         return self.sin() / self.cos()
 
+    def log1p(self: Tensor) -> Tensor:
+        """log(1 + x), accurate for tiny x: `Tensor([1e-20]).log1p()` is 1e-20 where `(1 + x).log()` is 0."""
+        return apply(U.Log1p, _float(self))
+
+    def expm1(self: Tensor) -> Tensor:
+        """eˣ - 1, accurate for tiny x."""
+        return apply(U.Expm1, _float(self))
+
+    def erf(self: Tensor) -> Tensor:
+        """The error function 2/√π ∫₀ˣ e^(-t²) dt, to a few ulp in float64."""
+        return apply(U.Erf, _float(self))
+
+    def asin(self: Tensor) -> Tensor:
+        """arcsin, nan outside [-1, 1]; the gradient is +inf at ±1 (as PyTorch)."""
+        return apply(U.Asin, _float(self))
+
+    def acos(self: Tensor) -> Tensor:
+        """arccos, nan outside [-1, 1]; the gradient is -inf at ±1 (as PyTorch)."""
+        return apply(U.Acos, _float(self))
+
+    def atan(self: Tensor) -> Tensor:
+        return apply(U.Atan, _float(self))
+
+    def atan2(self: Tensor, x: Operand) -> Tensor:
+        """The angle of the point (x, self) in (-π, π], as `torch.atan2(self, x)`; gradients are 0 at (0, 0)."""
+        a, b = binary_operands(self, x)
+        return apply(B.Atan2, _float(a), _float(b))
+
     def abs(self: Tensor) -> Tensor:
         return apply(U.Abs, self)
 
@@ -311,8 +339,13 @@ class ElementwiseMixin:
     def mish(self: Tensor) -> Tensor:
         return self * self.softplus().tanh()
 
-    def gelu(self: Tensor) -> Tensor:
-        """The tanh approximation, as tinygrad: ½x(1 + tanh(√(2/π)(x + 0.044715x³)))."""
+    def gelu(self: Tensor, approximate: str = "tanh") -> Tensor:
+        """x·Φ(x). By default the tanh approximation, as tinygrad: ½x(1 + tanh(√(2/π)(x + 0.044715x³)));
+        `approximate="none"` is the exact ½x(1 + erf(x/√2)), PyTorch's default."""
+        if approximate == "none":
+            return 0.5 * self * (1 + (self * math.sqrt(0.5)).erf())
+        if approximate != "tanh":
+            raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
         return 0.5 * self * (1 + (math.sqrt(2 / math.pi) * (self + 0.044715 * self * self * self)).tanh())
 
     def quick_gelu(self: Tensor) -> Tensor:

@@ -187,13 +187,21 @@ def _watched(ctx: Any, g: Any, t: Tensor, parents: Sequence[Tensor], results: tu
 def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
                      anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor]) -> None:
     """The create_graph half of `_walk`: fit and accumulate Tensor gradients with recorded ops."""
+    if type(results) is not tuple or len(results) != len(parents):
+        raise TypeError(bad_vjp(ctx, results, parents))
     if anomaly:
-        _check_results(ctx, [None if r is None else r.data for r in results], parents)
+        _check_results(ctx, [None if r is None else data_of_gradient(r) for r in results], parents)
     for p, gp, need in zip(parents, results, ctx.needs_grad):
         if not need or gp is None:
             continue
+        if not isinstance(gp, TensorCore) or gp.dtype.kind != "f":
+            raise TypeError(wrong_gradient(ctx, gp, p, parents, "a floating-point Tensor (under create_graph=True "
+                                           "the vjp gets Tensors: write it with operators and Prim.call)"))
         if gp.shape != p.shape:
-            gp = sum_to(gp, p.shape)
+            try:
+                gp = sum_to(gp, p.shape)
+            except (RuntimeError, ValueError) as exc:
+                raise ValueError(wrong_shape(ctx, gp, p, parents)) from exc
         if gp.dtype != p.dtype:
             gp = gp.cast(p.dtype)
         old = grads.get(p)
@@ -228,17 +236,40 @@ def fit(g: Any, shape: tuple[int, ...], dtype: np.dtype) -> Any:
 
 def fit_gradient(gp: Any, p: Tensor, parents: Sequence[Tensor], ctx: Any) -> np.ndarray:
     """`fit` for the walk, or an error naming the op and the input whose gradient it got wrong."""
-    name, i = type(ctx).__name__, next(k for k, q in enumerate(parents) if q is p)
-    data = p.data
-    if not isinstance(gp, (np.ndarray, np.generic)) or gp.dtype.kind not in "fbiu":
-        what = f"dtype {gp.dtype}" if isinstance(gp, (np.ndarray, np.generic)) else type(gp).__name__
-        raise TypeError(f"{name}.vjp returned {what} as the gradient of input {i} ({data.shape} {data.dtype}); "
-                        f"expected a floating-point array")
+    # A float array only: an int or bool one is a slip (`x > 0` for `g * (x > 0)`) that casting would hide.
+    if not isinstance(gp, (np.ndarray, np.generic)) or gp.dtype.kind != "f":
+        raise TypeError(wrong_gradient(ctx, gp, p, parents, "a floating-point array"))
     try:
-        return np.asarray(fit(np.asarray(gp), data.shape, data.dtype))
+        return np.asarray(fit(np.asarray(gp), p.data.shape, p.data.dtype))
     except (RuntimeError, ValueError) as exc:
-        raise ValueError(f"{name}.vjp returned shape {np.shape(gp)} as the gradient of input {i}, whose shape is "
-                         f"{data.shape} (and the first cannot be summed down to the second)") from exc
+        raise ValueError(wrong_shape(ctx, gp, p, parents)) from exc
+
+
+def _input_index(p: Tensor, parents: Sequence[Tensor]) -> int:
+    return next(k for k, q in enumerate(parents) if q is p)
+
+
+def wrong_gradient(ctx: Any, gp: Any, p: Tensor, parents: Sequence[Tensor], expected: str) -> str:
+    """Why `gp` is no gradient for input `p`: it is not an array (or Tensor) of floats."""
+    if isinstance(gp, TensorCore):
+        what = f"a Tensor of dtype {gp.dtype}"
+    elif isinstance(gp, (np.ndarray, np.generic)):
+        what = f"an array of dtype {gp.dtype}"
+    else:
+        what = type(gp).__name__
+    return (f"{type(ctx).__name__}.vjp returned {what} as the gradient of input {_input_index(p, parents)} "
+            f"({p.shape} {p.dtype}); expected {expected}")
+
+
+def wrong_shape(ctx: Any, gp: Any, p: Tensor, parents: Sequence[Tensor]) -> str:
+    return (f"{type(ctx).__name__}.vjp returned shape {tuple(np.shape(gp.data if isinstance(gp, TensorCore) else gp))}"
+            f" as the gradient of input {_input_index(p, parents)}, whose shape is {p.shape} (and the first cannot "
+            f"be summed down to the second)")
+
+
+def data_of_gradient(r: Any) -> Any:
+    """A create_graph gradient's array, for the anomaly check (anything else is left to the checks after it)."""
+    return r.data if isinstance(r, TensorCore) else r
 
 
 def _accumulate(old: Any, g: Any) -> Any:

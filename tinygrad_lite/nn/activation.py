@@ -86,18 +86,22 @@ class CELU(ELU):
 
 
 class GELU(Module):
-    """The tanh approximation ½x(1 + tanh(√(2/π)(x + 0.044715x³))), which is tinygrad's `gelu`.
-    PyTorch's default erf form needs an erf primitive this engine does not have yet, so
-    `approximate` must be "tanh" (PyTorch's `GELU(approximate="tanh")`)."""
+    """x·Φ(x), as PyTorch's `nn.GELU`: by default the exact ½x(1 + erf(x/√2)); `approximate="tanh"` is
+    ½x(1 + tanh(√(2/π)(x + 0.044715x³))), which is also tinygrad's `Tensor.gelu()`.
 
-    def __init__(self, approximate: str = "tanh") -> None:
+    >>> from tinygrad_lite import Tensor
+    >>> round(GELU()(Tensor([1.0])).item(), 6), round(GELU(approximate="tanh")(Tensor([1.0])).item(), 6)
+    (0.841345, 0.841192)
+    """
+
+    def __init__(self, approximate: str = "none") -> None:
         super().__init__()
-        if approximate != "tanh":
-            raise ValueError(f"GELU: only approximate='tanh' is available (no erf primitive yet), got {approximate!r}")
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
         self.approximate = approximate
 
     def forward(self, x: Tensor) -> Tensor:
-        return x.gelu()
+        return x.gelu(approximate=self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"

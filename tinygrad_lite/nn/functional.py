@@ -210,6 +210,11 @@ def silu(x: Tensor) -> Tensor:
     return x.silu()
 
 
+def gelu(x: Tensor, approximate: str = "none") -> Tensor:
+    """x·Φ(x), exact (erf) by default as torch.nn.functional.gelu; `approximate="tanh"` as `Tensor.gelu()`."""
+    return x.gelu(approximate=approximate)
+
+
 def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
     return x.leaky_relu(negative_slope)
 

@@ -91,6 +91,24 @@ class Pow(Function):
 
 
 @register
+class Atan2(Function):
+    """d atan2(y, x) = x/(x² + y²), -y/(x² + y²) (0, 0 at the origin, as PyTorch)"""
+
+    __slots__ = ()
+
+    def forward(self, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+        return np.arctan2(y, x)
+
+    def vjp(self, g: Any, out: Any, y: Any, x: Any) -> tuple[Any, Any]:
+        ny, nx = self.needs_grad
+        with np.errstate(over="ignore"):  # x² + y² overflows to inf past 1e154: the gradient is then 0
+            r = x * x + y * y
+        # At the origin r is 0, and so is each numerator: dividing by 1 there gives PyTorch's 0 with no 0/0.
+        scaled = g / Where.call(r == 0, 1.0, r)
+        return (scaled * x if ny else None), (-(scaled * y) if nx else None)
+
+
+@register
 class Maximum(Function):
     """d max(x, y) = 1, 0 where x > y; 0, 1 where x < y; ½, ½ at ties (as PyTorch)"""
 
