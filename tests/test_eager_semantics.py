@@ -135,6 +135,19 @@ def test_python_ints_that_do_not_fit_raise() -> None:
     assert (Tensor(np.array([1], np.uint8)) + 254).tolist() == [255]  # fits: the tensor's dtype, as PyTorch
 
 
+def test_creation_never_wraps_integers() -> None:
+    assert Tensor.full((2,), 2**40).dtype == np.int64 and Tensor.full((2,), 2**40).tolist() == [2**40] * 2
+    assert Tensor.full((2,), 3).dtype == np.int32
+    r = Tensor.randint(4, low=2**40, high=2**40 + 3)
+    assert r.dtype == np.int64 and all(2**40 <= v < 2**40 + 3 for v in r.tolist())
+    with pytest.raises(IntegerOverflowError, match="300 does not fit uint8"):
+        Tensor.full((2,), 300, dtype=dtypes.uint8)
+    with pytest.raises(IntegerOverflowError, match="does not fit int32"):
+        Tensor([1, 2]).full_like(2**40)
+    with pytest.raises(IntegerOverflowError, match="299 does not fit uint8"):
+        Tensor.randint(2, low=0, high=300, dtype=dtypes.uint8)
+
+
 def test_bool_logic_operators() -> None:
     a, b = Tensor([True, True, False, False]), Tensor([True, False, True, False])
     assert (a & b).tolist() == [True, False, False, False]
