@@ -293,7 +293,11 @@ def binary_operands(x: Any, y: Any, reverse: bool = False) -> tuple[Any, Any]:
         if isinstance(y, float) and x.data.dtype.kind != "f":
             x = x.cast(dtypes.default_float)
         y = lift(y, (x,))
-    if x.data.dtype != y.data.dtype:  # a 0-d tensor counts only from a higher category (PyTorch's rule)
-        target = dtypes.promote_tensors(x.data.dtype, x.data.ndim, y.data.dtype, y.data.ndim)
+    xd, yd = x.data, y.data
+    if xd.dtype != yd.dtype:
+        if (xd.ndim == 0) == (yd.ndim == 0):
+            target = dtypes.promote(xd.dtype, yd.dtype)
+        else:  # a 0-d tensor beside a dimensioned one counts only from a higher category (PyTorch's rule)
+            target = dtypes.promote_tensors(xd.dtype, xd.ndim, yd.dtype, yd.ndim)
         x, y = x.cast(target), y.cast(target)
     return (y, x) if reverse else (x, y)
