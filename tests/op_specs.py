@@ -393,7 +393,7 @@ UNARY = [
     Spec("swish", lambda x: x.swish(), lambda x: x * sigmoid(x), one(-6, 6), ("Sigmoid", "Mul")),
     Spec("mish", lambda x: x.mish(), lambda x: x * np.tanh(np.logaddexp(0, x)), one(-6, 6),
          ("Softplus", "Tanh", "Mul")),
-    Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("Tanh", "Mul", "Add")),
+    Spec("gelu", lambda x: x.gelu(), gelu, one(-5, 5), ("GeluTanh",)),
     Spec("gelu[none]", lambda x: x.gelu(approximate="none"), gelu_exact, one(-5, 5), ("Erf", "Mul", "Add")),
     Spec("quick_gelu", lambda x: x.quick_gelu(), lambda x: x * sigmoid(1.702 * x), one(-5, 5), ("Sigmoid", "Mul")),
     Spec("relu6", lambda x: x.relu6(), lambda x: np.clip(x, 0, 6), one(-2, 8, avoid=(0.0, 6.0)), ("Where",)),
@@ -630,6 +630,15 @@ NONDIFF = [
                             shapes(min_dims=1))),
 ]
 
+# The convolution, pooling, normalization and dropout specs live in their own file; so do the attention,
+# einsum, embedding, layer-norm, masked_fill and one_hot specs.
+from op_specs_attention import ATTENTION, ATTENTION_NONDIFF  # noqa: E402
+from op_specs_conv import CONV  # noqa: E402
+
+SPECS += CONV
+SPECS += ATTENTION
+NONDIFF += ATTENTION_NONDIFF
+
 # --- which Tensor methods need a spec: all of them, derived from the class, except these -------------------
 # Public names of Tensor that are not ops with a value and gradient to check, by why. Everything else public
 # on the class must have a spec above (by name, before any "[variant]"), so a new method cannot slip past.
@@ -638,8 +647,9 @@ NOT_OPS: dict[str, str] = {
         "arange empty eye full full_like linspace manual_seed normal ones ones_like rand randint randn uniform "
         "zeros zeros_like",
     "attributes and graph bookkeeping": "data device dtype grad is_leaf ndim requires_grad shape backward detach "
-                                        "requires_grad_ retain_grad realize",
-    "values read out into Python or NumPy": "item numpy tolist numel element_size size __array__ to_dot",
+                                        "requires_grad_ retain_grad realize train training",
+    "values read out into Python or NumPy": "item numpy tolist numel element_size size __array__",
+    "drawing the graph, not an op": "to_dot",
     "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long to cpu",
     "an in-place write of zeros (tests/test_eager_semantics.py)": "zero_",
     "Python protocol methods, not ops": "__init__ __repr__ __hash__ __len__ __iter__ __bool__ __float__ __int__ "

@@ -71,3 +71,41 @@ def test_an_equivalent_rewrite_keeps_the_fast_path(monkeypatch: pytest.MonkeyPat
     results = [step(x).item() for _ in range(3)]
     assert step.program(x).fallbacks == []
     assert results[0] == results[2]
+
+
+class _Spread(Function):
+    """Writes its input into a view of a fresh array: in place, into memory another value (the view's base) holds."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        image = np.zeros_like(x, shape=(x.shape[0] + 1,))
+        view = image[1:]
+        view += x
+        return image
+
+    def vjp(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return (g[1:],)
+
+
+class _Filled(Function):
+    """Fills a plain array from its input (np.full's way): the plain array must not become a frozen constant."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return np.full((3,), x.reshape(()), dtype=x.dtype) * 2.0
+
+    def vjp(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return ((g * 2.0).sum().reshape(x.shape),)
+
+
+@pytest.mark.parametrize("op", [_Spread, _Filled], ids=["in place into a view", "np.full of a traced value"])
+def test_writes_the_tracer_cannot_follow_replay_the_method_exactly(op: type[Function]) -> None:
+    f = tl.jit(lambda x: op.apply(x) * 1.0)
+    shape = (3,) if op is _Spread else (1,)
+    for i in range(5):
+        x = tl.Tensor(np.arange(shape[0], dtype=np.float64) + 10.0 * i)
+        assert np.array_equal(f(x).numpy(), (op.apply(x) * 1.0).numpy()), i
+    program = f.program(tl.Tensor(np.zeros(shape)))
+    assert [r.split(":")[0] for r in program.fallbacks] == [f"{op.__name__}.forward"]

@@ -38,6 +38,13 @@ class Recorder(Protocol):
     def record_grad_set(self, t: Any, value: Any) -> None:
         """`t.grad = value` is about to happen."""
 
+    def record_check(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any]) -> None:
+        """`fn(*arrays, **params)` checked the tensors' data (it raises on bad data): replay runs it too."""
+
+    def record_decision(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any],
+                        result: Any) -> None:
+        """Library code branched on `fn(*arrays, **params) == result`: replay checks it still holds."""
+
     def data_read(self, t: Any, what: str) -> None:
         """Python is reading a tensor's values (`item()`, `bool(t)`...): raises, a replay could not follow."""
 

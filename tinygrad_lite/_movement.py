@@ -276,6 +276,7 @@ class MovementMixin:
 
     def gather(self: Tensor, dim: int, index: Any) -> Tensor:
         """out[i][j][k] = self[i][index[i][j][k]][k] for dim=1 (as torch.gather)."""
+        # A Tensor index stays a Tensor in the index below (so a jit replays each call's index, not a copy).
         idx = index.data if isinstance(index, TensorCore) else np.asarray(index)
         d = _dim(dim, self.ndim, "gather")
         if idx.ndim != self.ndim or idx.dtype.kind not in "iu":
@@ -283,8 +284,8 @@ class MovementMixin:
                              f"got {idx.dtype} {idx.shape}")
         if any(idx.shape[i] > self.shape[i] for i in range(self.ndim) if i != d):
             raise ValueError(f"gather: index shape {idx.shape} exceeds input shape {self.shape} outside dim {dim}")
-        grid = list(np.ogrid[tuple(slice(n) for n in idx.shape)]) if idx.ndim else []
-        grid[d] = idx
+        grid: list[Any] = list(np.ogrid[tuple(slice(n) for n in idx.shape)]) if idx.ndim else []
+        grid[d] = index if isinstance(index, TensorCore) else idx
         try:
             return self[tuple(grid)]
         except IndexError as exc:

@@ -8,6 +8,7 @@ import numpy as np
 
 from . import dtypes
 from ._reduce import normalize_axis
+from .data_checks import check
 from .function import NumpyFn
 from .node import TensorCore, apply, binary_operands, lift
 from .ops.linalg import Matmul
@@ -101,11 +102,9 @@ class NNMixin:
             raise ValueError(f"sparse_categorical_crossentropy: logits {self.shape} need labels of shape "
                              f"{self.shape[:-1]}, got {labels.shape}")
         classes = self.shape[-1]
-        if out_of_range_labels(labels, classes, ignore_index).size:
-            raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
-                             f"got values from {labels.min()} to {labels.max()}")
-        x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
         y: Tensor = Y if isinstance(Y, TensorCore) else type(self)._wrap(labels)  # type: ignore[assignment]
+        check(_labels_in_range, y, classes=classes, ignore_index=ignore_index)  # and on every jit replay
+        x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
         if x.ndim != 2:  # one row per label
             x, y = x.reshape(-1, classes), y.reshape(-1)
         # The labels are an input of the primitive (not a constant in it), so a jit replays each batch's labels.
@@ -137,6 +136,12 @@ def out_of_range_labels(labels: np.ndarray, classes: int, ignore_index: int) -> 
     if not bad.any():
         return flat[:0]
     return flat[bad & (flat != ignore_index)]
+
+
+def _labels_in_range(labels: np.ndarray, classes: int, ignore_index: int) -> None:
+    if out_of_range_labels(labels, classes, ignore_index).size:
+        raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
+                         f"got values from {labels.min()} to {labels.max()}")
 
 
 def _kept_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:

@@ -3,6 +3,7 @@
     tinygrad-lite article      # the article's perceptron and 2-4-1 network on make_moons
     tinygrad-lite multiclass   # part 3: softmax and cross-entropy on three blobs
     tinygrad-lite verify       # autodiff gradients against the hand-derived ones, on random draws
+    tinygrad-lite digits       # a small CNN on scikit-learn's 8×8 digits
 """
 from __future__ import annotations
 
@@ -95,6 +96,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--tol", type=_positive_float, default=1e-9,
                         help="allowed |autodiff - hand| relative to 1 + |hand| (default 1e-9)")
     verify.add_argument("--quiet", action="store_true", help="print only the verdict, not the table")
+    digits = sub.add_parser("digits", help="a small CNN (conv, batch norm, pooling, dropout) on scikit-learn's digits",
+                            description="Train a two-block CNN on scikit-learn's 8×8 handwritten digits with Adam "
+                            "and a cosine learning-rate schedule, report the test accuracy and write digits.png "
+                            "(learning curves and the misclassified test digits).")
+    digits.add_argument("--seed", type=_seed, default=0, help="seed of the split, weights, dropout and batch order "
+                        "(default 0)")
+    digits.add_argument("--epochs", type=_positive_int, default=30, help="passes over the training set (default 30)")
+    digits.add_argument("--lr", type=_positive_float, default=0.01, help="Adam's initial learning rate (default 0.01)")
+    digits.add_argument("--batch-size", type=_positive_int, default=64, help="images per step (default 64)")
+    digits.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                        help="folder for digits.png; created if missing (default: the current folder)")
+    digits.add_argument("--quiet", action="store_true", help="no progress bar or progress lines on stderr")
+    digits.add_argument("--no-jit", dest="use_jit", action="store_false", help="run every step eagerly")
     return parser
 
 
@@ -137,9 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:      # --help, or a bad argument already reported on stderr
         return int(exc.code or 0)
     # imported here so that --help and argument errors stay fast
-    from .examples import article, multiclass, verify
+    from .examples import article, digits, multiclass, verify
     commands: dict[str, Callable[..., int]] = {"article": article.main, "multiclass": multiclass.main,
-                                               "verify": verify.main}
+                                               "verify": verify.main, "digits": digits.main}
     run = commands[args.command]
     options = {name: value for name, value in vars(args).items() if name != "command"}
     try:

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from . import _capture, engine, grad_mode
+from ._attention import AttentionMixin
+from ._conv import ConvMixin
 from ._creation import CreationMixin
 from ._elementwise import ElementwiseMixin
 from ._movement import MovementMixin
@@ -26,7 +28,8 @@ class GradientError(RuntimeError, ValueError):
     """A backward() that cannot run as asked (a RuntimeError, as in PyTorch, and a ValueError)."""
 
 
-class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixin, TensorCore):
+class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixin, ConvMixin, AttentionMixin,
+             TensorCore):
     """An n-dimensional array that records the operations applied to it, for `backward()`.
 
     `data` may be a NumPy array (keeps its dtype), a Python number or nested list

@@ -20,3 +20,32 @@ class Ops:
     @staticmethod
     def cross_entropy(logits: Any, labels: Any) -> Any:
         return logits.sparse_categorical_crossentropy(labels)
+
+    # the transformer block (W8)
+    @staticmethod
+    def layer_norm(x: Any, weight: Any, bias: Any) -> Any:
+        return x.layernorm() * weight + bias
+
+    @staticmethod
+    def causal_attention(q: Any, k: Any, v: Any) -> Any:
+        return q.scaled_dot_product_attention(k, v, is_causal=True)
+
+    @staticmethod
+    def gelu(t: Any) -> Any:
+        return t.gelu()  # tinygrad's tanh approximation
+
+    @staticmethod
+    def mean(t: Any) -> Any:
+        return t.mean()
+
+    @staticmethod
+    def conv2d(x: Any, w: Any, b: Any) -> Any:
+        return x.conv2d(w, b)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return x.max_pool2d((2, 2))
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.flatten(1)

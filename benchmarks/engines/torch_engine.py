@@ -1,4 +1,4 @@
-"""PyTorch eager on one thread: leaf tensors with requires_grad, torch.optim.SGD."""
+"""PyTorch eager on one thread: leaf tensors with requires_grad, torch.optim.SGD (torch.optim.AdamW for W8)."""
 from __future__ import annotations
 
 from typing import Any
@@ -19,6 +19,30 @@ class Ops:
     relu = staticmethod(torch.relu)
     sum = staticmethod(torch.sum)
     cross_entropy = staticmethod(F.cross_entropy)
+    mean = staticmethod(torch.mean)
+
+    # the transformer block (W8)
+    @staticmethod
+    def layer_norm(x: Any, weight: Any, bias: Any) -> Any:
+        return F.layer_norm(x, x.shape[-1:], weight, bias)
+
+    @staticmethod
+    def causal_attention(q: Any, k: Any, v: Any) -> Any:
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+
+    @staticmethod
+    def gelu(t: Any) -> Any:
+        return F.gelu(t, approximate="tanh")
+
+    conv2d = staticmethod(F.conv2d)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return F.max_pool2d(x, 2)
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.flatten(1)
 
 
 def version() -> str:
@@ -30,7 +54,10 @@ class Runner:
         self.prob = prob
         self.p = [torch.tensor(a, requires_grad=True) for a in prob.params]
         self.data = [torch.from_numpy(d.copy()) for d in prob.data]
-        self.opt = torch.optim.SGD(self.p, lr=prob.lr) if prob.lr is not None else None
+        self.opt = None
+        if prob.lr is not None:
+            make = {"sgd": torch.optim.SGD, "adamw": torch.optim.AdamW}[getattr(prob, "optimizer", "sgd")]
+            self.opt = make(self.p, lr=prob.lr, **getattr(prob, "optimizer_args", {}))
 
     def _forward_backward(self) -> Any:
         for p in self.p:

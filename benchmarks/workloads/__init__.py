@@ -16,16 +16,16 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 from typing import Protocol as TypingProtocol
 
 import numpy as np
 
-ORDER = ["W1", "W2", "W3", "W4", "W5", "W6"]
+ORDER = ["W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"]
 _MODULES = {"W1": "w1_article", "W2": "w2_mlp", "W3": "w3_big_mlp", "W4": "w4_chain", "W5": "w5_overhead",
-            "W6": "w6_cli"}
+            "W6": "w6_cli", "W7": "w7_cnn", "W8": "w8_transformer"}
 
 LossFn = Callable[[Any, list[Any], list[Any]], Any]
 
@@ -43,7 +43,8 @@ class Problem:
     """The maths every engine runs: `loss(ops, params, data)` returns a scalar of the engine's type.
 
     Float arrays in `data` are constants; integer arrays are class labels.
-    `lr=None` means gradients only (no update): the chain workloads.
+    `lr=None` means gradients only (no update): the chain workloads. `optimizer` names the update the engines
+    run ("sgd", or "adamw" with `optimizer_args` such as betas, eps, weight_decay).
     """
 
     params: list[np.ndarray]
@@ -52,6 +53,8 @@ class Problem:
     lr: float | None
     tol: float
     ops_per_step: int = 1
+    optimizer: str = "sgd"
+    optimizer_args: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

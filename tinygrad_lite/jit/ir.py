@@ -22,6 +22,11 @@ class JitError(RuntimeError):
     """A function cannot be captured or replayed as asked (the message says why and what to do)."""
 
 
+class GuardsDiffer(Exception):  # noqa: N818 - not an error: the caller captures again
+    """Two captures took a data-dependent branch or shape differently (a boolean mask's count, a label
+    check's outcome): both are right for their own data, neither is a replay of the other."""
+
+
 class Value:
     """One array of the step. `array` is its value during the capture (a constant's value for good)."""
 
@@ -48,12 +53,14 @@ class Value:
 
 
 class TensorRef:
-    """Names the tensor an effect writes to: argument `arg` of the call, or a fixed `tensor`."""
+    """Names the tensor an effect writes to: argument `arg` of the call, a fixed `tensor`, or `local`, a
+    tensor the function makes around data of the call (`x.detach().requires_grad_()`), made anew by
+    each replay."""
 
-    __slots__ = ("arg", "tensor")
+    __slots__ = ("arg", "tensor", "local")
 
-    def __init__(self, arg: int = -1, tensor: Any = None) -> None:
-        self.arg, self.tensor = arg, tensor
+    def __init__(self, arg: int = -1, tensor: Any = None, local: int = -1) -> None:
+        self.arg, self.tensor, self.local = arg, tensor, local
 
 
 def copy_array(a: np.ndarray) -> np.ndarray:
@@ -65,7 +72,9 @@ class Kernel:
     """One call. `tag` says how replay emits it:
     "call" `outs = fn(*args, **kwargs)` (`unpack` for tuples), "read" a leaf's `.data`,
     "store" `engine.store(tensor, value)`, "setgrad" `tensor._grad = value`, "effect" `fn()`,
-    "guard" a check that a branch or a shape the capture depended on holds (kwargs `expect` or `shape`).
+    "guard" a check that a branch or a shape the capture depended on holds (kwargs `expect` or `shape`,
+    or `fn(*args, **params) == expect`), "check" `fn(*args, **kwargs)` that raises on bad data,
+    "local" a new tensor around a value (kwargs `ref`, `requires_grad`).
     `out_ok`: fn takes `out=` for its single output; `alias`: the result may view an input's memory;
     `effect`: never folded, dropped or moved; `errstate`: the NumPy floating-point error settings to run it
     under, as (name, setting) pairs (an op's own np.errstate, or the backward walk's);
@@ -107,6 +116,7 @@ class Tape:
                  fallbacks: list[str] | None = None) -> None:
         self.values, self.kernels, self.outputs, self.n_args = values, kernels, outputs, n_args
         self.fallbacks = fallbacks or []  # "Op.method: why" for each op replayed as one call of its method
+        self.shared: dict[int, np.ndarray] = {}  # argument -> its array, which the function also reaches itself
 
 
 # --- comparing two captures ------------------------------------------------------------------------
@@ -131,7 +141,7 @@ def _static_sig(obj: Any) -> Any:
     if isinstance(obj, types.BuiltinMethodType) and not isinstance(obj.__self__, types.ModuleType):
         return ("builtin", id(obj.__self__), obj.__name__)  # e.g. np.add.reduce: a new object per lookup
     if isinstance(obj, TensorRef):
-        return ("tensor", obj.arg, id(obj.tensor))
+        return ("tensor", obj.arg, obj.local, id(obj.tensor))
     if hasattr(obj, "signature"):  # a callable the recorder makes per capture (e.g. a random draw)
         return ("sig", type(obj).__name__, obj.signature)
     if isinstance(obj, (int, float, bool, str, bytes, np.dtype, np.generic)) or obj is None or obj is Ellipsis:
@@ -156,8 +166,12 @@ def kernel_sig(k: Kernel) -> Any:
 
 def check_same(first: Tape, second: Tape) -> None:
     """Raise JitError unless two captures of the same call recorded the same program."""
+    if first.shared.keys() != second.shared.keys():
+        raise GuardsDiffer("an argument was shared with a tensor the function reaches in one call and not the other")
     a, b = first.kernels, second.kernels
     for i, (ka, kb) in enumerate(zip(a, b)):
+        if ka.tag == kb.tag == "guard" and ka.name == kb.name and kernel_sig(ka) != kernel_sig(kb):
+            raise GuardsDiffer(f"{ka.name} (kernel {i}) came out differently")
         if kernel_sig(ka) == kernel_sig(kb):
             for va, vb in zip(ka.outs, kb.outs):
                 if va is not None and vb is not None and va.kind == LEAF and not _same_leaf(va, vb):

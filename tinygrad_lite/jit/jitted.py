@@ -12,6 +12,8 @@ from __future__ import annotations
 import functools
 import gc
 import os
+import threading
+import warnings
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -20,11 +22,17 @@ import numpy as np
 
 from .. import _capture, grad_mode
 from ..tensor import Tensor
-from .ir import JitError, Tape, check_same
+from .ir import GuardsDiffer, JitError, Tape, check_same
+from .reach import reachable_arrays
 from .record import Recorder
-from .replay import MISS, Program
+from .replay import Miss, Program
 
 MAX_CAPTURES = 64  # captures kept per function before the oldest is dropped
+RECAPTURE_WARNING = 8  # new programs started for one function before it warns (once) that it keeps capturing
+# One capture at a time in the process: the core's hooks report to one global recorder, which ignores
+# the other threads' operations. A jitted function called while another thread captures runs eagerly
+# (never waits: the capturing function might be waiting for that thread).
+_capture_lock = threading.Lock()
 
 
 class _Settings:
@@ -77,8 +85,28 @@ class _Entry:
         self.run: Callable[..., Any] | None = None if program is None else program.run
 
 
+def _describe_key(key: Any) -> str:
+    """The argument signature of a key, short: each Tensor's shape and dtype, each other value."""
+    def part(k: Any) -> str:
+        if isinstance(k, tuple) and len(k) == 4 and isinstance(k[0], type) and issubclass(k[0], Tensor):
+            return f"{k[2]}{list(k[1])}"
+        if isinstance(k, tuple) and len(k) == 2 and k[0] in (tuple, list, dict) and isinstance(k[1], tuple):
+            return "(" + ", ".join(part(x[1] if k[0] is dict else x) for x in k[1]) + ")"
+        if isinstance(k, tuple) and len(k) == 2 and isinstance(k[0], type):
+            return repr(k[1])
+        return repr(k)
+
+    if not isinstance(key, tuple):
+        return "()"
+    args = [part(a) for a in key[0]] + [f"{n}={part(a)}" for n, a in key[1]]
+    return "(" + ", ".join(args) + ")" + ("" if key[2] else " under no_grad")
+
+
 class JittedFunction:
-    """`fn` with capture and replay; call it like `fn`. See `tinygrad_lite.jit` for the rules."""
+    """`fn` with capture and replay; call it like `fn`. See `tinygrad_lite.jit` for the rules.
+
+    Replays of one function run one at a time (a lock per function: a replay writes into buffers of its
+    own); captures run one at a time in the whole process."""
 
     def __init__(self, fn: Callable[..., Any], verify: bool = True, enabled: bool = True) -> None:
         functools.update_wrapper(self, fn)
@@ -86,6 +114,11 @@ class JittedFunction:
         self.verify = verify
         self.enabled = enabled
         self._cache: dict[Any, _Entry] = {}
+        self._lock = threading.Lock()
+        self.capture_runs = 0  # calls that ran the function eagerly to capture it
+        self.capture_reasons: dict[str, int] = {}  # why each new program was started, counted
+        self._started = 0  # new programs started (a first capture for a key)
+        self._warned = False
         _live.add(self)
 
     def __get__(self, instance: Any, owner: Any = None) -> Any:
@@ -98,17 +131,33 @@ class JittedFunction:
         tensors: list[Tensor] = []
         key = _key(args, kwargs, tensors) if args or kwargs else grad_mode.state.enabled
         entry = self._cache.get(key)
+        why = None
         if entry is not None and entry.run is not None:
-            out = entry.run(*tensors)
-            if out is not MISS:
+            with self._lock:
+                out = entry.run(*tensors)
+            if type(out) is not Miss:
                 return out
-            del self._cache[key]  # a leaf changed shape, dtype or requires_grad: capture anew
-            entry = None
-        return self._capture(key, entry, tensors, args, kwargs)
+            self._cache.pop(key, None)  # a leaf changed shape, dtype or requires_grad, or a guard failed
+            entry, why = None, f"replay refused: {out.reason}"
+        elif entry is None:
+            why = f"new argument signature {_describe_key(key)}"
+        if not _capture_lock.acquire(blocking=False):  # another thread is capturing: run eagerly meanwhile
+            return self.fn(*args, **kwargs)
+        try:
+            return self._capture(key, entry, tensors, args, kwargs, why)
+        finally:
+            _capture_lock.release()
 
     def _capture(self, key: Any, entry: _Entry | None, tensors: list[Tensor], args: tuple[Any, ...],
-                 kwargs: dict[str, Any]) -> Any:
+                 kwargs: dict[str, Any], why: str | None) -> Any:
+        if why is not None:
+            self._count(why)
+        self.capture_runs += 1
         rec = Recorder(tensors)
+        # What the function reaches besides its Tensor arguments: itself, and objects passed (a model); the
+        # containers that hold the Tensor arguments are not searched (they are the arguments).
+        roots = [self.fn, *[a for a in (*args, *kwargs.values()) if not isinstance(a, (Tensor, tuple, list, dict))]]
+        rec.note_shared(reachable_arrays(roots))
         rec.start()
         collecting = gc.isenabled()
         gc.disable()  # so what the call allocates stays young, and finish() can free its cycles deterministically
@@ -125,11 +174,33 @@ class JittedFunction:
         tape = rec.finish(result)
         if entry is None and self.verify:
             self._remember(key, _Entry(None, tape))
-        else:
-            if entry is not None and entry.tape is not None:
+            return result
+        if entry is not None and entry.tape is not None:
+            try:
                 check_same(entry.tape, tape)
-            self._remember(key, _Entry(Program(tape), None))
+            except GuardsDiffer as exc:  # right for each call's data, but no replay: verify the next call against this
+                self._remember(key, _Entry(None, tape))
+                self._count(f"the verification capture differed on the data: {exc}")
+                return result
+        self._remember(key, _Entry(Program(tape), None))
         return result
+
+    def _count(self, why: str) -> None:
+        """One more new program started; warn once when a function keeps capturing."""
+        self._started += 1
+        kind = why  # new signatures are counted together (their keys are in the warning's "latest")
+        if why.startswith("new argument signature"):
+            kind = "new argument signature (a new shape, dtype, requires_grad or Python value)"
+        self.capture_reasons[kind] = self.capture_reasons.get(kind, 0) + 1
+        if self._started >= RECAPTURE_WARNING and not self._warned:
+            self._warned = True
+            reasons = "; ".join(f"{n}x {r}" for r, n in self.capture_reasons.items())
+            warnings.warn(
+                f"jit: {getattr(self.fn, '__qualname__', self.fn)} has been captured {self._started} times "
+                f"(latest: {why}). Each capture runs the function eagerly and more slowly than eager mode. "
+                f"Why: {reasons}. Pad the last batch to the common shape, pass changing numbers as Tensors "
+                f"rather than Python values, or leave the function un-jitted. See docs/jit.md.",
+                RuntimeWarning, stacklevel=4)
 
     def _remember(self, key: Any, entry: _Entry) -> None:
         if key not in self._cache and len(self._cache) >= MAX_CAPTURES:
@@ -137,8 +208,10 @@ class JittedFunction:
         self._cache[key] = entry
 
     def reset(self) -> None:
-        """Forget every capture: the next call captures again."""
+        """Forget every capture: the next call captures again (and may warn again)."""
         self._cache.clear()
+        self.capture_runs, self._started, self._warned = 0, 0, False
+        self.capture_reasons = {}
 
     @property
     def captures(self) -> int:

@@ -88,7 +88,7 @@ def make_plan(tape: Tape) -> Plan:
     # Escaping values: their buffers (and those they may view) are allocated fresh on every replay.
     escaping = list(outputs)
     for k in kernels:
-        if k.tag in ("store", "setgrad"):
+        if k.tag in ("store", "setgrad", "local"):
             escaping += [v for v in k.inputs() if v.kind == TMP]
     fresh: set[int] = set()
     for v in escaping:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import gc
 import logging
 import sys
+import threading
 import warnings
 import weakref
 from collections.abc import Callable, Sequence
@@ -20,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import _creation, engine
+from .. import _creation, engine, grad_mode
 from ..function import Function
-from ..node import TensorCore, constants
+from ..node import TensorCore, constants, describe
 from .ir import ARG, CONST, EXT, LEAF, TMP, JitError, Kernel, Tape, TensorRef, Value, copy_array
 from .trace import Traced, Tracer, Untraceable
 
@@ -68,7 +69,8 @@ class _RecordingGenerator:
 
         def draw(*args: Any, **kwargs: Any) -> Any:
             res = attr(*args, **kwargs)
-            self._rec.record_draw(name, args, kwargs, res)
+            if threading.get_ident() == self._rec._thread:  # another thread's draw is not this call's
+                self._rec.record_draw(name, args, kwargs, res)
             return res
 
         return draw
@@ -81,7 +83,7 @@ def _shares(results: Sequence[np.ndarray], inputs: Sequence[Value]) -> bool:
 
 
 def vars_equal(a: TensorRef, b: TensorRef) -> bool:
-    return a.arg == b.arg and a.tensor is b.tensor
+    return a.arg == b.arg and a.tensor is b.tensor and a.local == b.local
 
 
 def _astype(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -113,14 +115,28 @@ class Recorder:
         self._params: dict[int, dict[str, Any]] = {}  # their forward's params, with Values for tracked arrays
         self._produced: dict[int, Any] = {}  # id -> weakref of tensors made by recorded ops
         self._draws: list[Value] = []
+        self.shared: dict[int, np.ndarray] = {}
+        self._locals: dict[int, tuple[Any, TensorRef, Kernel]] = {}  # id -> (tensor, ref, its "local" kernel)
         self._backward_ran = False
+        self._thread = threading.get_ident()  # other threads' operations run eagerly, unrecorded
         self._baseline = _errstate()
+        # Copies of the arrays read from outside (arguments, leaves), to find writes made outside the
+        # recorded operations (`w.data -= ...`): a replay would not make them. An optimizer's update may
+        # write into them: after one, the copies are taken again at the next hook (`_stale`).
+        self._snapshots: dict[int, tuple[Value, np.ndarray]] = {}
+        self._stale = False
         for i, t in enumerate(self._args):
             if id(t.data) not in self._by_array:
                 v = self._register(ARG, t.data)
                 v.arg = i
+                self._snapshot(v)
         self._gen = _creation.rng.gen
         self._proxy = _RecordingGenerator(self._gen, self)
+
+    def note_shared(self, reachable: set[int]) -> None:
+        """Arguments whose array the function also reaches by itself (reach.py): both uses are one value
+        in this capture, so the replay must check that such an argument is still that array."""
+        self.shared = {i: t.data for i, t in enumerate(self._args) if id(t.data) in reachable}
 
     # --- lifecycle --------------------------------------------------------------------------------
     def start(self) -> None:
@@ -157,9 +173,31 @@ class Recorder:
             v = self._register(EXT, arr)
             v.refs.append(weakref.ref(t))
             self.kernels.append(Kernel("read", None, (), [v], "read"))
+            self._snapshot(v)
         elif v.kind == EXT and not any(r() is t for r in v.refs):
             v.refs.append(weakref.ref(t))
         return v
+
+    def _snapshot(self, v: Value) -> None:
+        self._snapshots[v.index] = (v, np.array(v.array, copy=True))
+
+    def check_writes(self, where: str) -> None:
+        """Raise JitError if an array read from outside changed since it was read (or since the last
+        optimizer update): written outside the recorded operations, so a replay would not write it."""
+        if self._stale:
+            self._stale = False
+            for i, (v, _) in list(self._snapshots.items()):
+                self._snapshots[i] = (v, np.array(v.array, copy=True))
+            return
+        for v, copy in self._snapshots.values():
+            a = v.array
+            if a.shape != copy.shape or not np.array_equal(a, copy, equal_nan=a.dtype.kind in "fc"):
+                what = f"argument {v.arg}" if v.kind == ARG else "a tensor the function reads from outside"
+                raise JitError(
+                    f"jit: the data of {what} ({a.dtype}{list(a.shape)}) was written in place {where}, outside "
+                    f"the recorded operations (e.g. `w.data -= lr * w.grad.data`). A replay runs only the recorded "
+                    f"kernels and would skip the write. Use an optimizer (tl.optim), whose update is replayed, "
+                    f"or compute a new tensor with tensor operations.")
 
     def _array_value(self, a: Any) -> Value:
         """An array the walk holds: tracked if the step computed it, else a constant (`ones` for a scalar loss)."""
@@ -188,10 +226,26 @@ class Recorder:
         ref = self._produced.get(id(t))
         if ref is not None and ref() is t:
             return None
+        v = self._by_array.get(id(t.data))
+        if v is not None and v.kind in (ARG, TMP):  # made in the call around its data: made anew by each replay
+            return self._local(t, v)
         return TensorRef(tensor=t)
 
+    def _local(self, t: Any, v: Value) -> TensorRef:
+        """The replay's own tensor standing for t, a tensor the function made around data of the call
+        (`x.detach().requires_grad_()`): effects on it and returning it use a new tensor each replay."""
+        known = self._locals.get(id(t))
+        if known is not None:
+            return known[1]
+        ref = TensorRef(local=len(self._locals))
+        k = Kernel("local", None, (v,), [], "local tensor", {"ref": ref, "requires_grad": t.requires_grad},
+                   effect=True)
+        self.kernels.append(k)
+        self._locals[id(t)] = (t, ref, k)  # kept alive until the capture ends, so the id stays unique
+        return ref
+
     def _tracer(self) -> Tracer:
-        return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup, self._known)
+        return Tracer(self._new_tmp, self.kernels, self._baseline, self._lookup)
 
     def _lookup(self, array: np.ndarray) -> Value | None:
         return self._by_array.get(id(array))
@@ -205,6 +259,21 @@ class Recorder:
 
     # --- hooks: forward ---------------------------------------------------------------------------
     def record_op(self, ctx: Any, inputs: Sequence[Any], out: Any, params: dict[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        if self._stale:
+            self.check_writes("")
+        self._record_op(ctx, inputs, out, params)
+        if grad_mode.state.detect_anomaly:  # turned on inside the function: its checks replay too
+            self._check_finite(out.data, type(ctx).__name__, "its result", describe(inputs, params))
+
+    def _check_finite(self, array: np.ndarray, op: str, where: str, shapes: str) -> None:
+        v = self._by_array.get(id(array))
+        if v is not None:
+            self.kernels.append(Kernel("check", grad_mode.check_finite, (v,), [], "check_finite",
+                                       {"op": op, "where": where, "shapes": shapes}, effect=True))
+
+    def _record_op(self, ctx: Any, inputs: Sequence[Any], out: Any, params: dict[str, Any]) -> None:
         ins = [self.value_of(t) for t in inputs]
         kw = {k: self._dynamic(p) for k, p in params.items()}
         self._ctxs[id(ctx)] = ctx
@@ -232,9 +301,15 @@ class Recorder:
                                    ctx=ctx, asarray=out.data.ndim == 0))
 
     def record_call(self, fn: Callable[[], None], what: str) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        self.check_writes(f"before {what}")
+        self._stale = True  # the update writes into parameters and its state: copy them afresh afterwards
         self.kernels.append(Kernel("effect", fn, (), [], what, effect=True))
 
     def record_grad_set(self, t: Any, value: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
         target = self._target(t)
         if target is None:
             return
@@ -251,7 +326,23 @@ class Recorder:
         self.kernels.append(Kernel("call", Draw(method), args, [v], f"rng.{method}", kwargs, effect=True,
                                    asarray=np.ndim(res) == 0))
 
+    def record_check(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any]) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        self.kernels.append(Kernel("check", fn, tuple(self.value_of(t) for t in tensors), [],
+                                   getattr(fn, "__name__", "check"), dict(params), effect=True))
+
+    def record_decision(self, fn: Callable[..., Any], tensors: Sequence[Any], params: dict[str, Any],
+                        result: Any) -> None:
+        if threading.get_ident() != self._thread:
+            return
+        self.kernels.append(Kernel("guard", fn, tuple(self.value_of(t) for t in tensors), [],
+                                   getattr(fn, "__name__", "decision"),
+                                   {"params": dict(params), "expect": result}, effect=True))
+
     def data_read(self, t: Any, what: str) -> None:
+        if threading.get_ident() != self._thread:
+            return
         raise JitError(
             f"jit: {what} reads a tensor's values into Python inside a jitted function (shape {t.shape}). The "
             f"replay runs only the recorded NumPy kernels, so Python code that uses the value (an `if`, a "
@@ -261,12 +352,17 @@ class Recorder:
     # --- hooks: the backward walk -----------------------------------------------------------------
     def record_backward(self) -> None:
         """A backward pass starts (the function's result may then keep no graph of its own)."""
+        if threading.get_ident() != self._thread:
+            return
+        self.check_writes("before backward()")
         self._backward_ran = True
 
     def record_vjp(self, ctx: Any, g: Any, t: Any, parents: Sequence[Any],
                    results: tuple[Any, ...]) -> tuple[Any, ...]:
         """The walk ran `ctx.vjp`: write it down, with each gradient fitted to its input (engine.fit), and
         hand back the fitted arrays the walk goes on with."""
+        if threading.get_ident() != self._thread:
+            return results
         recorded = id(ctx) in self._ctxs and self._ctxs[id(ctx)] is ctx
         if not recorded:
             raise JitError(f"jit: backward() inside the jitted function reaches a {type(ctx).__name__} "
@@ -291,6 +387,7 @@ class Recorder:
             else:
                 for k in self.kernels[start:]:
                     k.errstate = k.errstate or self._walk_errstate()
+                self._check_vjp(name, fitted, parents)
                 return tuple(fitted)
             if _stateful(ctx):  # the real ctx's state is what its generic vjp reads: its forward must set it
                 self.kernels.append(Kernel("effect", ctx.forward, tuple(xs), [], f"{name}.forward (state)",
@@ -307,7 +404,15 @@ class Recorder:
                 continue
             fv = engine.fit(tr.wrap(o), p.data.shape, p.data.dtype)
             self._known(f, fv.v)
+        self._check_vjp(name, fitted, parents)
         return tuple(fitted)
+
+    def _check_vjp(self, name: str, fitted: list[Any], parents: Sequence[Any]) -> None:
+        if grad_mode.state.detect_anomaly:  # the engine checked the raw results; their fitted values carry the same
+            shapes = "inputs " + ", ".join(f"{p.shape} {p.dtype}" for p in parents)
+            for i, f in enumerate(fitted):
+                if f is not None:
+                    self._check_finite(f, f"{name}.vjp", f"the gradient of input {i}", shapes)
 
     def _traced_results(self, traced: Any, fitted: list[Any], parents: Sequence[Any], tr: Tracer) -> list[Value]:
         if type(traced) is not tuple or len(traced) != len(fitted):
@@ -333,6 +438,8 @@ class Recorder:
 
     def record_add(self, old: np.ndarray, g: np.ndarray, total: np.ndarray) -> None:
         """The walk added a second gradient into a tensor's: `total = old + g`."""
+        if threading.get_ident() != self._thread:
+            return
         tr = self._tracer()
         start = len(self.kernels)
         res = tr.wrap(self._array_value(old)) + tr.wrap(self._array_value(g))
@@ -342,6 +449,8 @@ class Recorder:
 
     def record_store(self, leaf: Any, g: Any) -> Any:
         """`leaf.grad` gets g now and at each replay; returns what the walk stores (a writeable array)."""
+        if threading.get_ident() != self._thread:
+            return g
         gv = self.value_of(g) if isinstance(g, TensorCore) else self._array_value(g)
         if isinstance(g, np.ndarray) and not g.flags.writeable:  # a broadcast view: `.grad` would copy it unseen
             g = copy_array(g)
@@ -356,6 +465,10 @@ class Recorder:
     # --- the end ----------------------------------------------------------------------------------
     def finish(self, result: Any) -> Tape:
         """Classify the external values, link random draws, describe the outputs."""
+        if not self._stale:  # (writes after the last optimizer update and before the end are not seen)
+            self.check_writes("inside the function")
+        self._snapshots.clear()
+        self._check_rebound()
         gc.collect(0)  # tensors the call made and dropped inside reference cycles (create_graph makes some)
         cached = {id(c) for c in constants.values()}
         probe = Value(-1, CONST, np.empty(0))
@@ -374,8 +487,31 @@ class Recorder:
                 v.kind = LEAF  # an array still shared with something outside: read that same array object
             v.refs = []
         self._link_draws()
+        for t, _, k in self._locals.values():
+            k.kwargs["requires_grad"] = t.requires_grad  # as the function left it
         outputs = self._outputs(result)
-        return Tape(self.values, self.kernels, outputs, len(self._args), list(self.fallbacks))
+        tape = Tape(self.values, self.kernels, outputs, len(self._args), list(self.fallbacks))
+        tape.shared = self.shared
+        return tape
+
+    def _check_rebound(self) -> None:
+        """An argument or a tensor read from outside whose `.data` now names another array: the function
+        assigned `t.data = ...`, which a replay would not do."""
+        for i, t in enumerate(self._args):
+            v = self._by_array.get(id(t.data))
+            if v is None or v.kind != ARG:
+                raise JitError(f"jit: the function assigned to `.data` of argument {i} ({t.dtype}{list(t.shape)}); a "
+                               f"replay would not. Compute a new tensor and return it instead.")
+        for v in self.values:
+            if v.kind != EXT:
+                continue
+            for r in v.refs:
+                t = r()
+                if t is not None and t.data is not v.array and id(t) not in self._produced:
+                    raise JitError(
+                        f"jit: the function assigned to `.data` of a tensor it reads ({v.dtype}{list(v.shape)}) "
+                        f"outside the recorded operations (e.g. `w.data = w.data - lr * g`); a replay would not. "
+                        f"Use an optimizer (tl.optim), whose update is replayed, or leave this function un-jitted.")
 
     def _link_draws(self) -> None:
         """A constant equal to a draw of this call (cast to its dtype) is that draw: replay draws anew."""
@@ -406,6 +542,9 @@ class Recorder:
                               stacklevel=4)
             if id(obj) in self._arg_index:
                 return TensorRef(arg=self._arg_index[id(obj)])
+            local = self._locals.get(id(obj))
+            if local is not None:
+                return local[1]
             v = self._by_array.get(id(obj.data))
             if v is None:
                 drawn = self._drawn(obj.data)  # Tensor.rand(...) returned as it is: draw again each call

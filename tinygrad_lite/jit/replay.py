@@ -21,7 +21,23 @@ from ..tensor import Tensor
 from .ir import ARG, CONST, LEAF, JitError, Tape, TensorRef, Value, copy_array
 from .plan import Plan, describe, make_plan
 
-MISS = object()  # returned by a replay whose guards failed (nothing has run)
+
+class Miss:
+    """Returned by a replay whose guards failed before anything ran: the caller captures again."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"<jit miss: {self.reason}>"
+
+
+MISS = Miss("a tensor the function reads changed shape, dtype or requires_grad")
+MISS_SHARED = Miss("an argument the capture saw shared with a tensor the function reaches by itself (a closure, "
+                   "a global, a module) is another array now")
+MISS_GUARD = Miss("a data-dependent branch, shape or check came out differently than during the capture")
 
 
 def _same_layout(a: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
@@ -37,16 +53,23 @@ class _Layout:
         self.shape = tuple(a.shape[i] for i in self.order)
         self.back = tuple(int(i) for i in np.argsort(self.order))
 
+        self.identity = self.order == tuple(range(a.ndim))
+
     def empty(self) -> np.ndarray:
+        """A new array of this layout: its own base when the axes are in order, else a view of one."""
+        if self.identity:
+            return np.empty(self.shape, self.dtype)
         return np.empty(self.shape, self.dtype).transpose(self.back)
 
 
-def _alone() -> int:
-    """What sys.getrefcount reports, in generated code, for an array held by one closure cell only."""
+def _alone(expr: str, make: Callable[[], np.ndarray]) -> int:
+    """What sys.getrefcount reports, in generated code, for `expr` of an array `x` held by one closure cell
+    only (`x` itself, or `x.base` for a view whose base nothing else holds)."""
     namespace: dict[str, Any] = {}
     exec("def make(cell):\n    def probe():\n        nonlocal cell\n        x = cell\n"  # noqa: S102
-         "        return REFCOUNT(x)\n    return probe\n", {"REFCOUNT": sys.getrefcount}, namespace)
-    return int(namespace["make"](np.empty(1))())
+         f"        return REFCOUNT({expr})\n    return probe\n", {"REFCOUNT": sys.getrefcount}, namespace)
+    probe = namespace["make"](make())  # made here, so no caller's temporary holds it
+    return int(probe())
 
 
 def _fast_errstate() -> tuple[Any, Any, Any] | None:
@@ -68,9 +91,12 @@ def _branch_changed(name: str) -> None:
                    f"before any update, or leave this function un-jitted.")
 
 
-_BUILTINS = {"MISS": MISS, "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
+_BUILTINS = {"MISS": MISS, "MISS_GUARD": MISS_GUARD, "MISS_SHARED": MISS_SHARED,
+             "WRAP": Tensor._wrap, "ASARRAY": np.asarray, "COPY": copy_array, "STORE": engine.store,
              "CHANGED": _branch_changed,
-             "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount, "ALONE": _alone(),
+             "ERRSTATE": np.errstate, "SAME": _same_layout, "REFCOUNT": sys.getrefcount,
+             "ALONE": _alone("x", lambda: np.empty(1)),
+             "ALONE_BASE": _alone("x.base", lambda: np.empty((1, 2)).T),
              "QSET": None, "QRESET": None, "QMAKE": None}
 if _FAST_ERRSTATE is not None:
     _BUILTINS["QSET"], _BUILTINS["QRESET"], _BUILTINS["QMAKE"] = _FAST_ERRSTATE
@@ -100,6 +126,8 @@ class _Writer:
         if isinstance(a, Value):
             return self.value(a)
         if isinstance(a, TensorRef):
+            if a.local >= 0:
+                return f"L{a.local}"
             return f"t{a.arg}" if a.arg >= 0 else self.obj(a.tensor)
         if isinstance(a, tuple):
             return "(" + "".join(self.expr(x) + ", " for x in a) + ")"
@@ -150,11 +178,17 @@ class _Writer:
     def write(self) -> None:
         quiet: tuple[tuple[str, str], ...] = ()
         seen_effect = False
-        self.committed = False  # whether a kernel with an effect outside the replay's own buffers has run
-        for k in self.plan.kernels:
+        self.committed = False  # whether a kernel with an effect the replay cannot undo has run
+        # `.grad` assignments before the last guard are undone if it fails (a step's zero_grad comes first)
+        self.undo: list[str] = []
+        guards = [i for i, k in enumerate(self.plan.kernels) if k.tag == "guard"]
+        self.last_guard = guards[-1] if guards else -1
+        for i, k in enumerate(self.plan.kernels):
+            self.position = i
             line = self.kernel(k, seen_effect)
             seen_effect = seen_effect or k.tag == "effect"  # an opaque call might rebind a leaf's .data
-            self.committed = self.committed or (k.effect and k.tag != "guard")
+            self.committed = self.committed or (k.effect and k.tag not in ("guard", "check", "setgrad", "store",
+                                                                           "local"))
             if line is None:
                 continue
             if k.errstate != quiet:  # one block per run of such kernels
@@ -194,22 +228,34 @@ class _Writer:
             value = f"COPY({self.value(v)})" if v.kind == CONST else self.value(v)
             t = self.expr(target)  # the engine's _store, with its common case written out (and wrapped
             # already, which `.grad` would do on the optimizer's first read anyway)
-            return f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})"
+            return (self.saved(t) +
+                    f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})")
         if k.tag == "guard":
-            v = self.value(k.args[0])
-            if "shape" in k.kwargs:
+            v = self.value(k.args[0]) if k.args else ""
+            if k.fn is not None:  # a decision library code took on the data (data_checks.decide)
+                call = ", ".join([self.expr(a) for a in k.args]
+                                 + [f"{n}={self.expr(a)}" for n, a in k.kwargs["params"].items()])
+                test = f"{self.obj(k.fn)}({call}) != {self.expr(k.kwargs['expect'])}"
+                what = f"a decision on the data ({k.name})"
+            elif "shape" in k.kwargs:
                 test, what = f"{v}.shape != {k.kwargs['shape']!r}", "the shape of a result that depends on the values"
             else:
                 test, what = f"bool({v}) is not {k.kwargs['expect']!r}", "a data-dependent branch inside an op"
-            fail = f"CHANGED({what!r})" if self.committed else "return MISS"
+            undo = [*reversed(self.undo), "return MISS_GUARD"]
+            fail = f"CHANGED({what!r})" if self.committed else "\n    ".join(undo)
             return f"if {test}:\n    {fail}"
+        if k.tag == "local":
+            name = self.expr(k.kwargs["ref"])
+            flag = k.kwargs["requires_grad"]
+            return f"{name} = WRAP({self.output_array(k.args[0])})\n{name}.requires_grad = {flag!r}"
         if k.tag == "setgrad":
             target, v = k.args
             value = "None" if v is None else f"WRAP({self.output_array(v)})"
-            return f"{self.expr(target)}._grad = {value}"
+            t = self.expr(target)
+            return self.saved(t) + f"{t}._grad = {value}"
         fn = self.obj(k.fn)
         args = [self.expr(a) for a in k.args] + [f"{n}={self.expr(a)}" for n, a in k.kwargs.items()]
-        if k.tag == "effect":
+        if k.tag in ("effect", "check"):
             return f"{fn}({', '.join(args)})"
         if k.unpack:
             targets = "".join((self.value(o) if o is not None else "_") + ", " for o in k.outs)
@@ -225,15 +271,29 @@ class _Writer:
             line += f"\n{name} = ASARRAY({name})"
         return line
 
+    def saved(self, t: str) -> str:
+        """Keep `t._grad` before it changes, to put it back if a later guard fails (only then is it needed)."""
+        if self.position > self.last_guard:
+            return ""
+        name = f"u{len(self.undo)}"
+        self.undo.append(f"{t}._grad = {name}")
+        return f"{name} = {t}._grad\n"
+
     def recycled(self, fn: str, args: list[str], out: Value) -> str:
         """An escaping result (a gradient, a returned tensor) needs a fresh array per replay unless nobody
-        kept the previous replay's: its reference count says so, and then it is written over. This saves
-        the page faults of a new large array on every step."""
+        kept the previous replay's: reference counts say so, and then it is written over. This saves the
+        page faults of a new large array on every step. Every view of an array holds a reference to the
+        array that owns the memory (NumPy points `.base` straight at the owner), so the owner's count sees
+        the caller's views too: the array itself is the owner when its axes are in order, and for a
+        transposed layout both the view and its owner must be held by the replay alone."""
         cell, name = f"r{out.index}", self.value(out)
-        self.closure.append((cell, np.empty_like(out.array)))
+        layout = _Layout(out.array)
+        self.closure.append((cell, layout.empty()))
         self.nonlocal_names.append(cell)
-        layout = self.obj(_Layout(out.array))
-        return (f"{name} = {cell}\nif REFCOUNT({name}) != ALONE:\n    {name} = {layout}.empty()\n"
+        test = f"REFCOUNT({name}) != ALONE"
+        if not layout.identity:
+            test += f" or REFCOUNT({name}.base) != ALONE_BASE"
+        return (f"{name} = {cell}\nif {test}:\n    {name} = {self.obj(layout)}.empty()\n"
                 f"{fn}({', '.join(args + ['out=' + name])})\n{cell} = {name}")
 
     def output_array(self, v: Value) -> str:
@@ -268,6 +328,8 @@ class Program:
     def __init__(self, tape: Tape) -> None:
         plan = make_plan(tape)
         w = _Writer(plan)
+        for i, array in tape.shared.items():
+            w.prologue += [f"if t{i}.data is not {w.obj(array)}:", "    return MISS_SHARED"]
         w.write()
         self.source = w.source(tape.n_args)
         self.listing = describe(plan)  # one line per kernel, for debugging

@@ -57,11 +57,10 @@ class Tracer:
 
     def __init__(self, new_value: Callable[[np.ndarray], Value], kernels: list[Kernel],
                  baseline: tuple[tuple[str, str], ...] | None = None,
-                 known: Callable[[np.ndarray], Value | None] = lambda a: None,
-                 adopt: Callable[[np.ndarray, Value], None] = lambda a, v: None) -> None:
+                 known: Callable[[np.ndarray], Value | None] = lambda a: None) -> None:
         self._new = new_value
         self.kernels = kernels
-        self._known, self._adopt = known, adopt  # the recorder's arrays by identity
+        self._known = known  # the recorder's arrays by identity
         self._baseline = dict(_errstate() if baseline is None else baseline)
         self._made: set[int] = set()  # Values this tracer made (only those may be written over in place)
         self._viewed: set[int] = set()  # Values some view may still read (never written over)
@@ -72,7 +71,7 @@ class Tracer:
     # --- conversions ---------------------------------------------------------------------------------
     def _arg(self, a: Any) -> Any:
         """A kernel argument: Traced becomes its Value (also inside tuples and lists), and so does a plain
-        array the recorder tracks (one a traced call filled); other plain arrays are constants."""
+        array the recorder tracks; other plain arrays are constants (made from shapes inside the op)."""
         if isinstance(a, Traced):
             return a.v
         if isinstance(a, np.ndarray):
@@ -132,8 +131,6 @@ class Tracer:
 
     def call(self, fn: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """`fn(*args, **kwargs)` returning new arrays (or views of its inputs): a generic kernel."""
-        if fn is np.copyto and isinstance(args[0], np.ndarray) and self._known(args[0]) is None:
-            return self._fill(args[0], args[1], kwargs)
         if fn in _IN_PLACE:
             raise Untraceable(f"{name} writes into its argument")
         res = fn(*self._array(args), **{k: self._array(a) for k, a in kwargs.items()})
@@ -143,8 +140,11 @@ class Tracer:
                 return t  # handed back unchanged (astype to its own dtype, a no-op reshape)
         if isinstance(res, (tuple, list)) and res and all(isinstance(r, np.ndarray) for r in res):
             outs = [self._value(r) for r in res]
+            alias = self._aliases(list(res), ins)
+            if alias:
+                self._viewed.update(o.index for o in outs)
             self.kernels.append(Kernel("call", fn, self._arg(args), list(outs), name, self._arg_kw(kwargs),
-                                       unpack=True, alias=self._aliases(list(res), ins)))
+                                       unpack=True, alias=alias))
             return type(res)(Traced(o, self) for o in outs)
         if res is None or isinstance(res, (tuple, list, dict, str)):
             raise Untraceable(f"{name} returns {type(res).__name__}")
@@ -154,21 +154,13 @@ class Tracer:
             raise Untraceable(f"{name} gives an object array")
         v = self._value(array)
         alias = self._aliases([array], ins)
+        if alias:
+            self._viewed.add(v.index)  # a view: writing into it would write into what it views
         self.kernels.append(Kernel("call", fn, self._arg(args), [v], name, self._arg_kw(kwargs), alias=alias,
                                    asarray=scalar or array.ndim == 0))
         if fn in _DATA_SHAPED or _has_mask(args):
             self.guard_shape(v)
         return Traced(v, self)
-
-    def _fill(self, dst: np.ndarray, src: Any, kwargs: dict[str, Any]) -> None:
-        """`np.copyto(dst, traced)` into a fresh array of the op's own (how np.full fills): from here on that
-        array stands for a kernel that makes it anew on each replay."""
-        np.copyto(dst, self._array(src), **kwargs)
-        v = self._value(dst)
-        casting = kwargs.get("casting", "same_kind")
-        self.kernels.append(Kernel("call", _filled, (self._arg(src),), [v], "fill",
-                                   {"shape": dst.shape, "dtype": dst.dtype, "casting": casting}))
-        self._adopt(dst, v)
 
     def _arg_kw(self, kwargs: dict[str, Any]) -> dict[str, Any]:
         return {k: self._arg(a) for k, a in kwargs.items()}
@@ -188,12 +180,6 @@ class Tracer:
     def guard_shape(self, v: Value) -> None:
         """A result whose shape depends on the values (a boolean mask): the replay checks the shape."""
         self.kernels.append(Kernel("guard", None, (v,), [], "guard shape", {"shape": v.array.shape}, effect=True))
-
-
-def _filled(src: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, casting: str) -> np.ndarray:
-    out = np.empty(shape, dtype)
-    np.copyto(out, src, casting=casting)  # type: ignore[arg-type]
-    return out
 
 
 def _traced_in(obj: Any) -> list[Traced]:

@@ -30,16 +30,24 @@ from .activation import (
     Softsign,
     Tanh,
 )
+from .attention import MultiheadAttention
 from .container import ModuleDict, ModuleList, Sequential
+from .conv import Conv1d, Conv2d, Conv3d, ConvTranspose2d
+from .dropout import Dropout
+from .embedding import Embedding
+from .layernorm import LayerNorm
 from .linear import Linear
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, L1Loss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module
+from .normalization import BatchNorm1d, BatchNorm2d, GroupNorm
+from .pooling import AdaptiveAvgPool2d, AvgPool2d, MaxPool2d
 from .serialization import load, save
 
 __all__ = [
-    "BCELoss", "BCEWithLogitsLoss", "CELU", "CrossEntropyLoss", "ELU", "Flatten", "GELU", "Hardsigmoid",
-    "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss", "LeakyReLU", "Linear", "LogSigmoid",
-    "LogSoftmax", "MSELoss", "Mish", "Module", "ModuleDict", "ModuleList", "NLLLoss", "ReLU", "ReLU6", "Sequential",
-    "SiLU", "Sigmoid", "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save",
-    "utils",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCELoss", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "CELU",
+    "Conv1d", "Conv2d", "Conv3d", "ConvTranspose2d", "CrossEntropyLoss", "Dropout", "ELU", "Embedding", "Flatten",
+    "GELU", "GroupNorm", "Hardsigmoid", "Hardswish", "Hardtanh", "Identity", "IncompatibleKeys", "L1Loss",
+    "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MSELoss", "MaxPool2d", "Mish", "Module",
+    "ModuleDict", "ModuleList", "MultiheadAttention", "NLLLoss", "ReLU", "ReLU6", "Sequential", "SiLU", "Sigmoid",
+    "Softmax", "Softplus", "Softsign", "Tanh", "functional", "init", "load", "optim", "save", "utils"
 ]

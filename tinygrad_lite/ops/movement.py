@@ -44,7 +44,9 @@ class Expand(Function):
     __slots__ = ()
 
     def forward(self, x: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-        if x.size == 1:  # e.g. the gradient of a full sum: np.full is 4x faster than np.broadcast_to
+        # e.g. the gradient of a full sum: np.full is 4x faster than np.broadcast_to. The jit's traced arrays
+        # take the view, since np.full's fill would hide where the value came from.
+        if x.size == 1 and type(x) is np.ndarray:
             return np.full(shape, x.reshape(()), dtype=x.dtype)
         return np.broadcast_to(x, shape)
 

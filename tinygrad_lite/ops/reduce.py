@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..data_checks import check
 from ..function import Function, register
 from ..node import TensorCore
 from .binary import Equal
@@ -84,13 +85,15 @@ class Prod(Function):
             g = Reshape.call(g, shape=shape)
         if isinstance(x, TensorCore):
             # Written in differentiable terms only where no factor is zero.
-            if bool((x.data == 0).any()):
-                raise NotImplementedError(
-                    "prod: second derivatives through a product with a zero factor are not supported "
-                    "(create_graph=True); the first derivative is exact"
-                )
+            check(_no_zero_factor, x)  # and on every jit replay
             return (g * Reshape.call(out, shape=shape) / x,)
         return (g * _product_of_others(x, self.axis),)
+
+
+def _no_zero_factor(x: np.ndarray) -> None:
+    if (x == 0).any():
+        raise NotImplementedError("prod: second derivatives through a product with a zero factor are not "
+                                  "supported (create_graph=True); the first derivative is exact")
 
 
 def _product_of_others(x: np.ndarray, axis: tuple[int, ...]) -> np.ndarray:

@@ -8,7 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, data_of, register
+from ..function import Function, NumpyFn, register
+from ..node import TensorCore, apply
 from .movement import Reshape
 from .reduce import Sum
 from .unary import Exp
@@ -53,10 +54,22 @@ class SoftmaxCrossEntropy(Function):
 
     def vjp(self, g: Any, out: Any, x: Any, labels: Any) -> tuple[Any, None]:
         # Written with Prim.call so that under create_graph the gradient is itself differentiable.
-        lab = data_of(labels)  # labels are data, never differentiated
         rows, classes = x.shape
-        hit = (lab[:, None] == np.arange(classes)).astype(x.dtype)
-        target = hit * (1 - self.smoothing) + self.smoothing / classes
-        kept = (lab != self.ignore_index)[:, None]
+        params = {"classes": classes, "smoothing": self.smoothing, "dtype": x.dtype}
+        if isinstance(labels, TensorCore):  # create_graph: labels are data (no gradient), computed on as a node
+            target = apply(NumpyFn, labels, func=_target, **params)
+            kept = apply(NumpyFn, labels, func=_kept_rows, ignore_index=self.ignore_index)
+        else:
+            target, kept = _target(labels, **params), _kept_rows(labels, self.ignore_index)
         diff = (Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept
         return Reshape.call(g, shape=(rows, 1)) * diff, None
+
+
+def _target(labels: np.ndarray, classes: int, smoothing: float, dtype: np.dtype) -> np.ndarray:
+    """(1-ε)·onehot(labels) + ε/C, one row per label."""
+    hit = (labels[:, None] == np.arange(classes)).astype(dtype)
+    return hit * (1 - smoothing) + smoothing / classes  # type: ignore[no-any-return]
+
+
+def _kept_rows(labels: np.ndarray, ignore_index: int) -> np.ndarray:
+    return (labels != ignore_index)[:, None]  # type: ignore[no-any-return]

@@ -1,0 +1,202 @@
+"""Convolution as three primitives, each the adjoint of the others, so every VJP is one of them.
+
+With x (N, C, *S), w (Co, C/G, *K) and the output g (N, Co, *O) (no padding here: the Tensor method pads
+or crops first):
+
+- `Conv(x, w)`: the cross-correlation PyTorch and tinygrad call convolution;
+- `ConvTranspose(g, w)`: its adjoint in x (the gradient of the input; also the transposed convolution);
+- `ConvWeight(x, g)`: its adjoint in w (the gradient of the weight).
+
+Conv is bilinear, so d Conv = (ConvTranspose(g, w), ConvWeight(x, g)), and the VJPs of the other two are
+again these three: gradients of any order stay inside the family.
+
+Each call takes a strided view of the windows (`sliding_window_view`, no copy), copies it once into
+columns laid out (groups, C/G·K, N·P), and makes one batched BLAS matmul; ConvTranspose adds the columns
+back onto the image with one strided add per kernel offset (col2im), never a Python loop over pixels.
+The adds write into a fresh array, which the jit cannot trace: it replays ConvTranspose as one call of
+its method (listed in the jitted function's `fallbacks`), which is exactly the eager computation.
+
+Results come out as (N, Co, *O) views of a (Co, N, *O) array: the layout the next layer's im2col reads
+fastest, and no extra copy.
+
+>>> import numpy as np
+>>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
+>>> Conv.call(x, w, stride=(2, 2), dilation=(1, 1), groups=1)[0, 0].tolist()
+[[10.0, 18.0], [42.0, 50.0]]
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..function import Function, register
+from ..node import TensorCore
+
+Ints = tuple[int, ...]
+
+
+def out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """How many windows of `kernel` taps, `dilation` apart, fit in `size` at a step of `stride`."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def windows(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> Any:
+    """The (*lead, *O, *K) view of the windows of x (*lead, *S) over its last len(kernel) axes (no copy)."""
+    nd = len(kernel)
+    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
+    view: Any = sliding_window_view(x, span, axis=tuple(range(x.ndim - nd, x.ndim)))
+    return view[(Ellipsis, *(slice(None, None, s) for s in stride), *(slice(None, None, d) for d in dilation))]
+
+
+def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints, dilation: Ints,
+             dtype: Any) -> Any:
+    """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
+    one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
+    tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
+    if tiles and all(o * k == n for o, k, n in zip(outs, kernel, size)):
+        return _tiled(parts, len(lead), outs, kernel)
+    image: Any = np.zeros(lead + tuple(size), dtype=dtype)
+    for k, part in zip(np.ndindex(*kernel), parts):
+        target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
+                              for i, d, s, o in zip(k, dilation, stride, outs)))
+        if tiles:
+            image[target] = part
+        else:
+            image[target] += part
+    return image
+
+
+def _tiled(parts: list[Any], n: int, outs: Ints, kernel: Ints) -> Any:
+    """The image the windows tile exactly (a 2x2 pool with stride 2), from each tap's part: stacking
+    the taps of one axis next to its outputs interleaves them, the last axis first. Copies only, so the
+    jit traces it (the strided writes of `add_taps` it cannot)."""
+    arrays = list(parts)
+    for axis in reversed(range(len(kernel))):
+        k = kernel[axis]
+        merged = []
+        for i in range(0, len(arrays), k):
+            stacked = np.stack(arrays[i:i + k], axis=n + axis + 1)
+            shape = stacked.shape
+            merged.append(stacked.reshape(shape[:n + axis] + (outs[axis] * k,) + shape[n + axis + 2:]))
+        arrays = merged
+    return arrays[0]
+
+
+def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
+    """The adjoint of `windows`: cols (*lead, *O, *K) summed back onto an image (*lead, *size)."""
+    nd = len(size)
+    kernel, outs = cols.shape[cols.ndim - nd:], cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
+    parts = [cols[(Ellipsis, *k)] for k in np.ndindex(*kernel)]
+    return add_taps(parts, cols.shape[:cols.ndim - 2 * nd], outs, size, kernel, stride, dilation, cols.dtype)
+
+
+def _columns(x: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int, outs: Ints | None = None) -> Any:
+    """im2col: x (N, C, *S) -> (G, C/G·K, N·P), one copy of the strided window view."""
+    nd = len(kernel)
+    win = windows(x, kernel, stride, dilation)  # (N, C, *O, *K)
+    if outs is not None and win.shape[2:2 + nd] != outs:  # ConvWeight: only the windows g covers
+        win = win[(slice(None), slice(None), *(slice(0, o) for o in outs))]
+    n, c = x.shape[:2]
+    order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))  # (C, *K, N, *O)
+    rows = (c // groups) * math.prod(kernel)
+    return win.transpose(order).reshape(groups, rows, n * math.prod(win.shape[2:2 + nd]))
+
+
+def _grouped(g: Any, groups: int) -> Any:
+    """g (N, Co, *O) -> (G, Co/G, N·P)."""
+    n, co = g.shape[:2]
+    return g.swapaxes(0, 1).reshape(groups, co // groups, n * math.prod(g.shape[2:]))
+
+
+def _image(out: Any, n: int, spatial: Ints) -> Any:
+    """(G, Co/G, N·P) -> an (N, Co, *O) view."""
+    return out.reshape((out.shape[0] * out.shape[1], n, *spatial)).swapaxes(0, 1)
+
+
+@register
+class Conv(Function):
+    """d conv(x, w) = ConvTranspose(g, w) for x, ConvWeight(x, g) for w"""
+
+    __slots__ = ("stride", "dilation", "groups", "cols")
+
+    def forward(self, x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, groups: int) -> np.ndarray:
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        kernel = w.shape[2:]
+        cols = _columns(x, kernel, stride, dilation, groups)
+        self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
+        out = np.matmul(w.reshape(groups, w.shape[0] // groups, cols.shape[1]), cols)
+        outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
+        return _image(out, x.shape[0], outs)  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
+        nx, nw = self.needs_grad
+        kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
+        if not nw:
+            gw = None
+        elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
+            # ConvWeight.forward on the columns the forward made (then let go of: a second backward makes them anew)
+            gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
+        else:
+            gw = ConvWeight.call(x, g, kernel=w.shape[2:], **kw)
+        self.cols = None
+        return gx, gw
+
+
+@register
+class ConvTranspose(Function):
+    """The adjoint of Conv in x: d = Conv(gx, w) for g, ConvWeight(gx, g) for w"""
+
+    __slots__ = ("stride", "dilation", "groups")
+
+    def forward(self, g: np.ndarray, w: np.ndarray, size: Ints, stride: Ints, dilation: Ints,
+                groups: int) -> np.ndarray:
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        n, nd = g.shape[0], len(size)
+        kernel, outs = w.shape[2:], g.shape[2:]
+        wm = w.reshape(groups, w.shape[0] // groups, w.shape[1] * math.prod(kernel))
+        cols = np.matmul(wm.swapaxes(1, 2), _grouped(g, groups))  # (G, C/G·K, N·P)
+        cols = cols.reshape((groups * w.shape[1], *kernel, n, *outs))  # (C, *K, N, *O)
+        order = (0, *range(nd + 1, 2 * nd + 2), *range(1, nd + 1))  # (C, N, *O, *K)
+        return col2im(cols.transpose(order), size, stride, dilation).swapaxes(0, 1)  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
+        nx, nw = self.needs_grad
+        kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        if nx or nw:
+            # Conv on g would give more windows than x has outputs when the size left room past the last one.
+            needed = tuple(st * (o - 1) + d * (k - 1) + 1
+                           for o, k, st, d in zip(x.shape[2:], w.shape[2:], self.stride, self.dilation))
+            if needed != tuple(g.shape[2:]):
+                g = g[(slice(None), slice(None), *(slice(0, n) for n in needed))]
+        gx = Conv.call(g, w, **kw) if nx else None
+        gw = ConvWeight.call(g, x, kernel=w.shape[2:], **kw) if nw else None
+        return gx, gw
+
+
+@register
+class ConvWeight(Function):
+    """The adjoint of Conv in w, ConvWeight(x, dy): d = ConvTranspose(dy, g) for x, Conv(x, g) for dy"""
+
+    __slots__ = ("stride", "dilation", "groups")
+
+    def forward(self, x: np.ndarray, g: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints,
+                groups: int) -> np.ndarray:
+        self.stride, self.dilation, self.groups = stride, dilation, groups
+        cols = _columns(x, kernel, stride, dilation, groups, outs=g.shape[2:])
+        gw = np.matmul(_grouped(g, groups), cols.swapaxes(1, 2))  # (G, Co/G, C/G·K)
+        return gw.reshape((g.shape[1], x.shape[1] // groups, *kernel))  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, x: Any, dy: Any) -> tuple[Any, Any]:
+        nx, ng = self.needs_grad
+        kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        gx = ConvTranspose.call(dy, g, size=x.shape[2:], **kw) if nx else None
+        gdy = None
+        if ng:
+            gdy = Conv.call(x, g, **kw)
+            if tuple(gdy.shape[2:]) != tuple(dy.shape[2:]):  # x had room for more windows than dy covers
+                gdy = gdy[(slice(None), slice(None), *(slice(0, n) for n in dy.shape[2:]))]
+        return gx, gdy

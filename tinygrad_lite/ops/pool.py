@@ -1,0 +1,132 @@
+"""Pooling primitives over the last len(kernel) axes of any tensor (the Tensor methods pad first).
+
+- `MaxPool(x)`: the largest element of each window. Its gradient goes to the *first* largest element in
+  the window (row-major order), as PyTorch's CPU kernel sends it: with ties, one element gets all of it.
+  A NaN counts as the largest (NumPy's argmax and PyTorch agree), so it propagates.
+- `MaxPoolScatter(g, index)` puts each window's gradient on its chosen element (summing where windows
+  overlap); `MaxPoolGather(y, index)` reads those elements back. Each is the other's adjoint, and the
+  first is MaxPool's VJP: second-order gradients stay in the family.
+- `WindowSum(x)` sums each window (avg pooling divides it afterwards) and `WindowSpread(g)`, its adjoint,
+  spreads each window's gradient over its elements.
+
+>>> import numpy as np
+>>> x = np.array([[1.0, 3.0, 3.0, 0.0]])
+>>> MaxPool.call(x, kernel=(2,), stride=(2,), dilation=(1,)).tolist()
+[[3.0, 3.0]]
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..function import Function, register
+from .conv import Ints, add_taps, col2im, windows
+
+
+def _taps(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> list[Any]:
+    """One (*lead, *O) strided view per kernel tap, in row-major tap order (no copies)."""
+    win = windows(x, kernel, stride, dilation)
+    return [win[(Ellipsis, *k)] for k in np.ndindex(*kernel)]
+
+
+def _scatter(parts: list[Any], size: Ints, kernel: Ints, stride: Ints, dilation: Ints, like: Any) -> Any:
+    """Add each tap's (*lead, *O) part onto a zero image (*lead, *size) at that tap's positions."""
+    nd = len(size)
+    return add_taps(parts, like.shape[:like.ndim - nd], like.shape[like.ndim - nd:], size, kernel, stride, dilation,
+                    like.dtype)
+
+
+@register
+class MaxPool(Function):
+    """d max over each window = g at the window's first maximum (PyTorch's choice)"""
+
+    __slots__ = ("kernel", "stride", "dilation", "index")
+
+    def forward(self, x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        taps = _taps(x, kernel, stride, dilation)
+        small = np.int8 if len(taps) <= 127 else np.int32  # NumPy's where is fast only without type promotion
+        best, index = taps[0], np.zeros(taps[0].shape, small)
+        for i, tap in enumerate(taps[1:], 1):
+            # PyTorch's rule: a strictly larger value wins, so the first of equal maxima keeps the gradient.
+            index = np.where(tap > best, small(i), index)
+            best = np.maximum(best, tap)  # NaN propagates
+        if np.isnan(best).any():  # PyTorch also lets every NaN win: the gradient goes to a window's last NaN
+            for i, tap in enumerate(taps):
+                index = np.where(np.isnan(tap), small(i), index)
+        self.index = index
+        return np.array(best) if len(taps) == 1 else best  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (MaxPoolScatter.call(g, self.index, size=x.shape[x.ndim - len(self.kernel):], kernel=self.kernel,
+                                    stride=self.stride, dilation=self.dilation),)
+
+
+@register
+class MaxPoolScatter(Function):
+    """linear in g: d = MaxPoolGather(gx, index); the index carries no gradient"""
+
+    __slots__ = ("kernel", "stride", "dilation", "size")
+
+    def forward(self, g: np.ndarray, index: np.ndarray, size: Ints, kernel: Ints, stride: Ints,
+                dilation: Ints) -> np.ndarray:
+        self.kernel, self.stride, self.dilation, self.size = kernel, stride, dilation, size
+        zero = np.zeros((), g.dtype)
+        parts = [np.where(index == index.dtype.type(i), g, zero) for i in range(math.prod(kernel))]
+        return _scatter(parts, size, kernel, stride, dilation, g)  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, dy: Any, index: Any) -> tuple[Any, None]:
+        return MaxPoolGather.call(g, index, kernel=self.kernel, stride=self.stride, dilation=self.dilation), None
+
+
+@register
+class MaxPoolGather(Function):
+    """linear in y: d = MaxPoolScatter(g, index); the index carries no gradient"""
+
+    __slots__ = ("kernel", "stride", "dilation")
+
+    def forward(self, y: np.ndarray, index: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        taps = _taps(y, kernel, stride, dilation)
+        out = np.zeros(index.shape, y.dtype)
+        for i, tap in enumerate(taps):
+            out = np.where(index == index.dtype.type(i), tap, out)
+        return out
+
+    def vjp(self, g: Any, out: Any, y: Any, index: Any) -> tuple[Any, None]:
+        size = y.shape[y.ndim - len(self.kernel):]
+        return MaxPoolScatter.call(g, index, size=size, kernel=self.kernel, stride=self.stride,
+                                   dilation=self.dilation), None
+
+
+@register
+class WindowSum(Function):
+    """d Σ over each window = WindowSpread(g): every element gets the gradient of each window it is in"""
+
+    __slots__ = ("kernel", "stride", "dilation")
+
+    def forward(self, x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        nd = len(kernel)
+        return windows(x, kernel, stride, dilation).sum(axis=tuple(range(x.ndim, x.ndim + nd)))  # type: ignore
+
+    def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        return (WindowSpread.call(g, size=x.shape[x.ndim - len(self.kernel):], kernel=self.kernel,
+                                  stride=self.stride, dilation=self.dilation),)
+
+
+@register
+class WindowSpread(Function):
+    """The adjoint of WindowSum: d = WindowSum(gx)"""
+
+    __slots__ = ("kernel", "stride", "dilation")
+
+    def forward(self, g: np.ndarray, size: Ints, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+        self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        cols = np.broadcast_to(g.reshape(g.shape + (1,) * len(kernel)), g.shape + tuple(kernel))
+        return col2im(cols, size, stride, dilation)  # type: ignore[no-any-return]
+
+    def vjp(self, g: Any, out: Any, dy: Any) -> tuple[Any]:
+        return (WindowSum.call(g, kernel=self.kernel, stride=self.stride, dilation=self.dilation),)
