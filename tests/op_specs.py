@@ -416,6 +416,7 @@ UNARY = [
     Spec("clip[min only]", lambda x: x.clip(0.5), lambda x: np.maximum(x, 0.5), one(avoid=(0.5,)), ("Where",)),
     Spec("clamp", lambda x: x.clamp(min=-0.5, max=2.0), lambda x: np.clip(x, -0.5, 2.0), one(avoid=(-0.5, 2.0)),
          ("Where",)),
+    Spec("clone", lambda x: x.clone(), lambda x: x.copy(), one(), ("Mul",)),
 ]
 
 BINARY = [
@@ -439,7 +440,7 @@ BINARY = [
             lambda p: (p, {}))), ("Maximum",)),
     Spec("minimum", lambda x, y: x.minimum(y), np.minimum, tst.broadcastable_shapes(2, **SMALL).flatmap(
         lambda s: st.tuples(tst.arrays(s[0], F64, lattice(0.25)), tst.arrays(s[1], F64, lattice(0.0))).map(
-            lambda p: (p, {}))), ("Maximum", "Neg")),
+            lambda p: (p, {}))), ("Minimum",)),
     Spec("where", lambda x, y, cond: Tensor(cond).where(x, y), lambda x, y, cond: np.where(cond, x, y), where_case(),
          ("Where",)),
     Spec("where[scalar branch]", lambda x: (x > 0).where(x, 0.5), lambda x: np.where(x > 0, x, 0.5),
@@ -457,7 +458,7 @@ REDUCE = [
          ("Max",)),
     Spec("min", lambda x, axis, keepdim: x.min(axis, keepdim),
          lambda x, axis, keepdim: np.min(x, axis=axis, keepdims=keepdim), with_params(separated, axes_params),
-         ("Max", "Neg")),
+         ("Min",)),
     Spec("var", lambda x, axis, keepdim, correction: x.var(axis, keepdim, correction),
          lambda x, axis, keepdim, correction: np.var(x, axis=axis, keepdims=keepdim, ddof=correction),
          var_case(False), ("Sum", "Sub", "Mul", "Div")),
@@ -580,7 +581,7 @@ NN = [
          cross_entropy_case(), ("SoftmaxCrossEntropy",)),
     Spec("binary_crossentropy", lambda p, y, reduction: p.binary_crossentropy(y, reduction),
          lambda p, y, reduction: reduce_ref(-(y * np.log(p) + (1 - y) * np.log(1 - p)), reduction),
-         probs_and_targets((0.05, 0.95), (0.0, 1.0), same_shape=True), ("Log", "Maximum", "Mul")),
+         probs_and_targets((0.05, 0.95), (0.0, 1.0), same_shape=True), ("Log", "Where", "Mul")),
     Spec("binary_crossentropy_logits", lambda x, y, reduction: x.binary_crossentropy_logits(y, reduction),
          lambda x, y, reduction: reduce_ref(np.logaddexp(0, x) - x * y, reduction),
          probs_and_targets((-6.0, 6.0), (0.0, 1.0)), ("Softplus", "Mul", "Sub")),
@@ -607,6 +608,17 @@ NONDIFF = [
                 "Less"),
     NonDiffSpec("logical_not", lambda x: (x > 0).logical_not(), lambda x: ~(x > 0), one(), "LogicalNot"),
     NonDiffSpec("~mask", lambda x: ~(x > 0), lambda x: ~(x > 0), one(), "LogicalNot"),
+    NonDiffSpec("bitwise_and", lambda x, y: (x > 0) & (y > 0), lambda x, y: (x > 0) & (y > 0), _compare(),
+                "BitwiseAnd"),
+    NonDiffSpec("bitwise_or", lambda x, y: (x > 0) | (y > 0), lambda x, y: (x > 0) | (y > 0), _compare(),
+                "BitwiseOr"),
+    NonDiffSpec("bitwise_xor", lambda x, y: (x > 0) ^ (y > 0), lambda x, y: (x > 0) ^ (y > 0), _compare(),
+                "BitwiseXor"),
+    NonDiffSpec("& int", lambda x, y: x.int() & y.int(), lambda x, y: x.astype(np.int32) & y.astype(np.int32),
+                _compare(), "BitwiseAnd"),
+    NonDiffSpec("logical_and", lambda x, y: x.logical_and(y), np.logical_and, _compare(), "BitwiseAnd"),
+    NonDiffSpec("logical_or", lambda x, y: x.logical_or(y), np.logical_or, _compare(), "BitwiseOr"),
+    NonDiffSpec("logical_xor", lambda x, y: x.logical_xor(y), np.logical_xor, _compare(), "BitwiseXor"),
     *[NonDiffSpec(name, lambda x, axis, keepdim, name=name: getattr(x > 0, name)(axis, keepdim),
                   lambda x, axis, keepdim, name=name: getattr(np, name)(x > 0, axis=np_axis(axis), keepdims=keepdim),
                   with_params(arr, axes_params)) for name in ("all", "any")],
@@ -636,9 +648,10 @@ NOT_OPS: dict[str, str] = {
         "zeros zeros_like",
     "attributes and graph bookkeeping": "data device dtype grad is_leaf ndim requires_grad shape backward detach "
                                         "requires_grad_ retain_grad realize train training",
-    "values read out into Python or NumPy": "item numpy tolist numel element_size",
+    "values read out into Python or NumPy": "item numpy tolist numel element_size size __array__",
     "drawing the graph, not an op": "to_dot",
-    "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long",
+    "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long to cpu",
+    "an in-place write of zeros (tests/test_eager_semantics.py)": "zero_",
     "Python protocol methods, not ops": "__init__ __repr__ __hash__ __len__ __iter__ __bool__ __float__ __int__ "
                                         "__index__ __setitem__",
 }
@@ -648,6 +661,8 @@ OPERATORS: dict[str, str] = {
     "__truediv__": "div", "__rtruediv__": "div", "__pow__": "pow", "__rpow__": "pow", "__neg__": "neg",
     "__matmul__": "matmul", "__rmatmul__": "matmul", "__getitem__": "getitem", "__invert__": "~mask",
     "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=", "__eq__": "==", "__ne__": "!=",
+    "__and__": "bitwise_and", "__rand__": "bitwise_and", "__or__": "bitwise_or", "__ror__": "bitwise_or",
+    "__xor__": "bitwise_xor", "__rxor__": "bitwise_xor",
 }
 
 

@@ -13,11 +13,12 @@ from .derivatives import hessian, hvp, jacobian, jvp, vjp
 from .draw import draw_graph
 from .function import Function
 from .grad_mode import AnomalyError, detect_anomaly, enable_grad, is_grad_enabled, no_grad
+from .grad_switch import inference_mode, set_grad_enabled
 from .jit import jit  # the object, not the module: `tinygrad_lite.jit(fn)`, `tinygrad_lite.jit.reset()`
 from .tensor import GradientError, Tensor
 from .transforms import grad, value_and_grad
 
 __all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "VmapFallbackWarning", "data", "detect_anomaly",
-           "draw_graph", "dtypes", "enable_grad", "grad", "hessian", "hvp", "is_grad_enabled", "jacobian", "jit", "jvp",
-           "nn", "no_grad", "optim", "value_and_grad", "vjp", "vmap"]
+           "draw_graph", "dtypes", "enable_grad", "grad", "hessian", "hvp", "inference_mode", "is_grad_enabled",
+           "jacobian", "jit", "jvp", "nn", "no_grad", "optim", "set_grad_enabled", "value_and_grad", "vjp", "vmap"]
 __version__ = "0.1.0"

@@ -38,6 +38,14 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return dtypes.default_float if dtype is None else dtypes.to_dtype(dtype)
 
 
+def _int_checked(value: Any, dtype: Any, op: str) -> np.dtype:
+    """`dtype` as an np.dtype, after checking that a Python integer `value` fits it (never wrapped)."""
+    dt = dtypes.to_dtype(dtype)
+    if dt.kind in "iu" and isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        dtypes.check_int_fits(int(value), dt, op)
+    return dt
+
+
 class CreationMixin:
     """Static constructors of Tensor, following tinygrad's names and signatures."""
     __slots__ = ()
@@ -59,8 +67,9 @@ class CreationMixin:
         shp = parse_shape(tuple(shape) if isinstance(shape, (tuple, list)) else (shape,))
         if dtype is None:
             dtype = (dtypes.bool if isinstance(fill_value, bool) else
-                     dtypes.default_int if isinstance(fill_value, int) else dtypes.default_float)
-        return cls._make(np.full(shp, fill_value, dtype=dtypes.to_dtype(dtype)), requires_grad)
+                     dtypes.int_dtype_for(fill_value, fill_value) if isinstance(fill_value, int) else
+                     dtypes.default_float)
+        return cls._make(np.full(shp, fill_value, dtype=_int_checked(fill_value, dtype, "full")), requires_grad)
 
     @classmethod
     def zeros(cls, *shape: Any, dtype: Any = None, requires_grad: bool | None = None) -> Tensor:
@@ -86,15 +95,24 @@ class CreationMixin:
     @classmethod
     def arange(cls, start: float, stop: float | None = None, step: float = 1, dtype: Any = None,
                requires_grad: bool | None = None) -> Tensor:
-        """Evenly spaced values in [start, stop). `Tensor.arange(5)` is int32, `Tensor.arange(0, 1, 0.25)` float32."""
+        """Evenly spaced values in [start, stop). `Tensor.arange(5)` is int32 (int64 for values beyond int32),
+        `Tensor.arange(0, 1, 0.25)` float32."""
         if stop is None:
             start, stop = 0, start
         if step == 0:
             raise ValueError("arange: step must not be zero")
+        ints = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in (start, stop, step))
+        values = np.arange(start, stop, step)
+        if ints and values.size:  # never wrapped: int32 while the values fit, else int64 (or an explicit error)
+            low, high = int(values.min()), int(values.max())
+            if dtype is None:
+                dtype = dtypes.int_dtype_for(low, high)
+            elif dtypes.to_dtype(dtype).kind in "iu":
+                for v in (low, high):
+                    dtypes.check_int_fits(v, dtypes.to_dtype(dtype), "arange")
         if dtype is None:
-            ints = all(isinstance(v, (int, np.integer)) for v in (start, stop, step))
             dtype = dtypes.default_int if ints else dtypes.default_float
-        return cls._make(np.arange(start, stop, step).astype(dtypes.to_dtype(dtype)), requires_grad)
+        return cls._make(values.astype(dtypes.to_dtype(dtype)), requires_grad)
 
     @classmethod
     def linspace(cls, start: float, stop: float, steps: int, dtype: Any = None,
@@ -131,7 +149,10 @@ class CreationMixin:
         """Integers in [low, high). `Tensor.randint(3, low=0, high=5)`"""
         if high <= low:
             raise ValueError(f"randint: high ({high}) must be greater than low ({low})")
-        dt = dtypes.default_int if dtype is None else dtypes.to_dtype(dtype)
+        dt = dtypes.int_dtype_for(low, high - 1) if dtype is None else dtypes.to_dtype(dtype)
+        if dt.kind in "iu":
+            for v in (low, high - 1):
+                dtypes.check_int_fits(v, dt, "randint")
         return cls._make(rng.gen.integers(low, high, parse_shape(shape)).astype(dt), None)
 
     # Instance methods, so that both `Tensor.zeros_like(t)` and `t.zeros_like()` work.
@@ -145,5 +166,5 @@ class CreationMixin:
 
     def full_like(self: Tensor, fill_value: Any, dtype: Any = None, requires_grad: bool | None = None) -> Tensor:
         """`fill_value` in this tensor's shape and dtype."""
-        dt = self.dtype if dtype is None else dtypes.to_dtype(dtype)
+        dt = _int_checked(fill_value, self.dtype if dtype is None else dtype, "full_like")
         return type(self)._make(np.full(self.shape, fill_value, dtype=dt), requires_grad)

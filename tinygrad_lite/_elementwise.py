@@ -8,8 +8,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import dtypes
 from .data_checks import decide
+from .function import NumpyFn
 from .node import apply, binary, binary_operands, lift
 from .ops import binary as B
 from .ops import unary as U
@@ -19,6 +22,7 @@ if TYPE_CHECKING:
     from .tensor import Tensor
 
 Operand = Any  # a Tensor, a Python number, a nested list or a NumPy array
+_DEVICES = ("cpu", "cuda", "mps", "xla", "meta", "gpu", "metal", "clang", "llvm", "disk")  # names `.to` knows
 
 
 def _any_negative(a: Any) -> bool:
@@ -28,6 +32,19 @@ def _any_negative(a: Any) -> bool:
 def _float(x: Tensor) -> Tensor:
     """Integer or bool data becomes default_float before a floating-point function."""
     return x if x.dtype.kind == "f" else x.cast(dtypes.default_float)
+
+
+def _truth(x: Tensor) -> Tensor:
+    """A bool tensor: x itself when bool, else x != 0."""
+    return x if x.dtype.kind == "b" else x != 0
+
+
+def _bitwise(fn: Any, x: Tensor, y: Operand, reverse: bool, symbol: str) -> Tensor:
+    a, b = binary_operands(x, y, reverse)
+    if a.dtype.kind == "f":
+        raise TypeError(f"{symbol} needs bool or integer tensors, got {x.dtype} and "
+                        f"{getattr(y, 'dtype', type(y).__name__)} (use logical_and/or/xor for truth values)")
+    return apply(fn, a, b)
 
 
 class ElementwiseMixin:
@@ -114,10 +131,57 @@ class ElementwiseMixin:
         return binary(B.NotEqual, self, x)
 
     def __invert__(self: Tensor) -> Tensor:
+        """`~mask`: logical not for bools, bitwise not for integers (as PyTorch)."""
+        if self.data.dtype.kind == "f":
+            raise TypeError(f"~ needs a bool or integer tensor, got {self.data.dtype} (use logical_not for floats)")
         return apply(B.LogicalNot, self)
 
     def logical_not(self: Tensor) -> Tensor:
-        return apply(B.LogicalNot, self)
+        """True where the tensor is 0 (any dtype); a bool tensor."""
+        return apply(B.LogicalNot, _truth(self))
+
+    # --- bitwise and logical (bool or integer results, no gradient) ------------------
+    def bitwise_and(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """`a & b`: logical for bool tensors, bitwise for integer tensors (floats are refused, as PyTorch)."""
+        return _bitwise(B.BitwiseAnd, self, x, reverse, "&")
+
+    def bitwise_or(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """`a | b`: logical for bool tensors, bitwise for integer tensors."""
+        return _bitwise(B.BitwiseOr, self, x, reverse, "|")
+
+    def bitwise_xor(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
+        """`a ^ b`: logical for bool tensors, bitwise for integer tensors."""
+        return _bitwise(B.BitwiseXor, self, x, reverse, "^")
+
+    def __and__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_and(x)
+
+    def __rand__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_and(x, True)
+
+    def __or__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_or(x)
+
+    def __ror__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_or(x, True)
+
+    def __xor__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_xor(x)
+
+    def __rxor__(self: Tensor, x: Operand) -> Tensor:
+        return self.bitwise_xor(x, True)
+
+    def logical_and(self: Tensor, x: Operand) -> Tensor:
+        """True where both are nonzero (any dtypes); a bool tensor. `Tensor([1.0, 0.0]).logical_and(2.0)`"""
+        return apply(B.BitwiseAnd, *binary_operands(_truth(self), _truth(lift(x, (self,)))))
+
+    def logical_or(self: Tensor, x: Operand) -> Tensor:
+        """True where either is nonzero; a bool tensor."""
+        return apply(B.BitwiseOr, *binary_operands(_truth(self), _truth(lift(x, (self,)))))
+
+    def logical_xor(self: Tensor, x: Operand) -> Tensor:
+        """True where exactly one is nonzero; a bool tensor."""
+        return apply(B.BitwiseXor, *binary_operands(_truth(self), _truth(lift(x, (self,)))))
 
     # --- math functions -------------------------------------------------------
     def exp(self: Tensor) -> Tensor:
@@ -181,7 +245,8 @@ class ElementwiseMixin:
         return apply(U.Abs, self)
 
     def sign(self: Tensor) -> Tensor:
-        return apply(U.Sign, self)
+        """-1, 0 or 1 in the tensor's dtype (gradient 0); a bool tensor is its own sign, as PyTorch."""
+        return self if self.data.dtype.kind == "b" else apply(U.Sign, self)
 
     def square(self: Tensor) -> Tensor:
         return self * self
@@ -207,7 +272,8 @@ class ElementwiseMixin:
         return binary(B.Maximum, self, x)
 
     def minimum(self: Tensor, x: Operand) -> Tensor:
-        return -((-self).maximum(-lift(x, (self,))))
+        """Elementwise min; at ties each side gets half the gradient (as PyTorch)."""
+        return binary(B.Minimum, self, x)
 
     def where(self: Tensor, x: Operand, y: Operand) -> Tensor:
         """`cond.where(x, y)` / `Tensor.where(cond, x, y)`: x where cond is true, else y."""
@@ -309,6 +375,30 @@ class ElementwiseMixin:
             return self
         out = apply(U.Cast, self, dtype=dt)
         return out if dt.kind == "f" else out.detach()
+
+    def to(self: Tensor, *args: Any, dtype: Any = None, device: Any = None) -> Tensor:
+        """PyTorch's `.to`: `t.to(dtypes.float64)`, `t.to("cpu")`, `t.to("cpu", dtypes.int64)`, `t.to(other)`
+        (other's dtype). Only the CPU exists here; another device is a ValueError."""
+        for a in args:
+            if isinstance(a, type(self)):
+                dtype = a.dtype
+            elif isinstance(a, str) and a.split(":")[0].lower() in _DEVICES:
+                device = a
+            else:
+                dtype = a
+        if device is not None and str(device).split(":")[0].lower() != "cpu":
+            raise ValueError(f"to: tinygrad_lite runs on the CPU only, got device {device!r}")
+        return self if dtype is None else self.cast(dtype)
+
+    def cpu(self: Tensor) -> Tensor:
+        """Returns self: the data is always in CPU memory (present for PyTorch code)."""
+        return self
+
+    def clone(self: Tensor) -> Tensor:
+        """A copy with its own memory, in the graph (the gradient flows back to self), as torch.clone."""
+        if self.data.dtype.kind == "f":
+            return self * 1.0  # exact for every float, -0.0 and NaN included; a new array
+        return apply(NumpyFn, self, func=np.copy)
 
     def float(self: Tensor) -> Tensor:
         return self.cast(dtypes.float32)

@@ -2,12 +2,14 @@
 Cat are primitives; flatten, squeeze, repeat, stack, gather, tril and the rest are built on them."""
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import dtypes
 from ._reduce import normalize_axis
 from .node import TensorCore, apply
 from .ops import movement as M
@@ -39,8 +41,29 @@ def _index_part(part: Any) -> Any:
     raise IndexError(f"unsupported index {part!r}: use ints, slices, None, ..., or integer tensors/arrays")
 
 
+def _tensor_list(first: Any, rest: tuple[Any, ...], op: str) -> list[Any]:
+    """`f(a, b, c)`, `f([a, b, c])` (PyTorch's habit) or `a.f(b, c)`, as one list of tensors."""
+    items = [*first, *rest] if isinstance(first, (list, tuple)) else [first, *rest]
+    if len(rest) == 1 and isinstance(rest[0], (list, tuple)) and not isinstance(first, (list, tuple)):
+        items = [first, *rest[0]]
+    if not items:
+        raise ValueError(f"{op} needs at least one tensor")
+    for t in items:
+        if not isinstance(t, TensorCore):
+            raise TypeError(f"{op} takes Tensors, got {type(t).__name__}")
+    return items
+
+
 class MovementMixin:
     __slots__ = ()
+
+    def size(self: Tensor, dim: int | None = None) -> Any:
+        """PyTorch's `size()`: the shape, or with `dim` that axis's length (`numel()` counts elements)."""
+        if dim is None:
+            return self.shape
+        if not isinstance(dim, (int, np.integer)) or not -self.ndim <= dim < self.ndim:
+            raise IndexError(f"size: dim {dim!r} is out of range for a tensor of shape {self.shape}")
+        return self.shape[int(dim)]
 
     def reshape(self: Tensor, shape: Any, *args: int) -> Tensor:
         """`x.reshape(2, 3)` or `x.reshape((2, -1))`; one -1 is inferred."""
@@ -117,6 +140,9 @@ class MovementMixin:
         """Drop size-1 axes (all, or only `dim`, which is left alone if its size is not 1)."""
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
+        if isinstance(dim, (int, np.integer)) and not -max(self.ndim, 1) <= dim < max(self.ndim, 1):
+            raise IndexError(f"squeeze: dim {dim} is out of range for a tensor of shape {self.shape} "
+                             f"(expected a dim in [{-max(self.ndim, 1)}, {max(self.ndim, 1) - 1}])")
         d = _dim(dim, self.ndim, "squeeze")
         return self if self.ndim == 0 or self.shape[d] != 1 else self.reshape(self.shape[:d] + self.shape[d + 1:])
 
@@ -125,7 +151,11 @@ class MovementMixin:
         d = _dim(dim, self.ndim + 1, "unsqueeze")
         return self.reshape(self.shape[:d] + (1,) + self.shape[d:])
 
-    def flip(self: Tensor, axis: Any, *args: int) -> Tensor:
+    def flip(self: Tensor, axis: Any = None, *args: int, dims: Any = None) -> Tensor:
+        """Reverse along the given axes: `x.flip(0)`, `x.flip((0, 1))` or PyTorch's `x.flip(dims=(0,))`."""
+        if (axis is None) == (dims is None):
+            raise TypeError("flip: give the axes once, as `axis` or as `dims=`")
+        axis = dims if axis is None else axis
         axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis, *args)
         return apply(M.Flip, self, axis=normalize_axis(axes, self.ndim, "flip"))
 
@@ -218,8 +248,10 @@ class MovementMixin:
         return type(self)._wrap(keep).where(self, 0)
 
     def cat(self: Tensor, *args: Tensor, dim: int = 0) -> Tensor:
-        """Join along an existing axis: `Tensor.cat(a, b, dim=1)` or `a.cat(b, dim=1)`."""
-        ts = [self, *args]
+        """Join along an existing axis: `Tensor.cat(a, b, dim=1)`, `a.cat(b, dim=1)` or `Tensor.cat([a, b])`.
+        Mixed dtypes promote as in arithmetic (`cat(bool, int32)` is int32; floats win)."""
+        ts = _tensor_list(self, args, "cat")
+        self = ts[0]
         for t in ts:
             if not isinstance(t, TensorCore):
                 raise TypeError(f"cat takes Tensors, got {type(t).__name__}")
@@ -227,15 +259,13 @@ class MovementMixin:
         for t in ts:
             if t.ndim != self.ndim or any(a != b for i, (a, b) in enumerate(zip(t.shape, self.shape)) if i != d):
                 raise ValueError(f"cat: shapes {[x.shape for x in ts]} differ outside dim {dim}")
-        dtype = ts[0].dtype
-        for t in ts[1:]:
-            dtype = np.promote_types(dtype, t.dtype) if t.dtype.kind == dtype.kind else (
-                t.dtype if t.dtype.kind == "f" else dtype)
+        dtype = functools.reduce(dtypes.promote, [t.dtype for t in ts[1:]], ts[0].dtype)
         return apply(M.Cat, *[t.cast(dtype) for t in ts], axis=d)
 
     def stack(self: Tensor, *args: Tensor, dim: int = 0) -> Tensor:
-        """Join along a new axis: `Tensor.stack(a, b)`; shapes must be equal."""
-        ts = [self, *args]
+        """Join along a new axis: `Tensor.stack(a, b)` or `Tensor.stack([a, b])`; shapes must be equal."""
+        ts = _tensor_list(self, args, "stack")
+        self = ts[0]
         for t in ts:
             if not isinstance(t, TensorCore):
                 raise TypeError(f"stack takes Tensors, got {type(t).__name__}")

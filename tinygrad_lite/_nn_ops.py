@@ -57,7 +57,9 @@ class NNMixin:
             ka, kb = a.shape[-1], b.shape[-2] if b.ndim > 1 else b.shape[0]
             if ka != kb:
                 raise ValueError(f"matmul: shapes {a.shape} and {b.shape} are not aligned ({ka} != {kb})") from None
-            raise
+            batch_a, batch_b = a.shape[:-2], b.shape[:-2]
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} have batch dimensions {batch_a} and "
+                             f"{batch_b} that do not broadcast") from None
 
     def dot(self: Tensor, w: Any) -> Tensor:
         return self.matmul(w)
@@ -73,16 +75,21 @@ class NNMixin:
         out = self * weight if weight.ndim == 1 else self.matmul(weight)
         return out if bias is None else out + bias
 
-    def softmax(self: Tensor, axis: int = -1) -> Tensor:
-        """e^x / Σe^x along `axis`, shifted by the max first so it never overflows."""
-        axes = normalize_axis(axis, self.ndim, "softmax")  # a bad axis is reported as softmax's
-        e = (self - self.max(axes, keepdim=True).detach()).exp()
+    def softmax(self: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """e^x / Σe^x along `axis` (or PyTorch's `dim=`), shifted by the max first so it never overflows."""
+        axes = normalize_axis(_axis_or_dim(axis, dim), self.ndim, "softmax")  # a bad axis is softmax's error
+        if any(self.shape[a] == 0 for a in axes):  # nothing to normalise, and no max to shift by
+            e = self.exp()
+        else:
+            e = (self - self.max(axes, keepdim=True).detach()).exp()
         return e / e.sum(axes, keepdim=True)
 
-    def log_softmax(self: Tensor, axis: int = -1) -> Tensor:
-        """x - logsumexp(x) along `axis`: stable for any input (one fused primitive)."""
-        (ax,) = normalize_axis(axis, self.ndim, "log_softmax") or (0,)
+    def log_softmax(self: Tensor, axis: int = -1, *, dim: int | None = None) -> Tensor:
+        """x - logsumexp(x) along `axis` (or `dim=`): stable for any input (one fused primitive)."""
+        (ax,) = normalize_axis(_axis_or_dim(axis, dim), self.ndim, "log_softmax") or (0,)
         x = self if self.dtype.kind == "f" else self.cast(dtypes.default_float)
+        if x.ndim and x.shape[ax] == 0:  # an empty axis: an empty result (the primitive shifts by a max)
+            return x - x.logsumexp(ax, keepdim=True)
         return apply(LogSoftmax, x.reshape(1) if x.ndim == 0 else x, axis=ax).reshape(self.shape)
 
     def sparse_categorical_crossentropy(self: Tensor, Y: Any, ignore_index: int = -1,  # noqa: N803 - tinygrad's name
@@ -116,6 +123,10 @@ class NNMixin:
         """BCE on logits x: softplus(x) - x·Y, stable for any x (no sigmoid is rounded to 0 or 1)."""
         y = lift(Y, (self,))
         return reduce_loss(self.softplus() - self * y, reduction)
+
+
+def _axis_or_dim(axis: int, dim: int | None) -> int:
+    return axis if dim is None else dim
 
 
 def out_of_range_labels(labels: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
@@ -156,6 +167,8 @@ def _nan_if_zero(total: np.ndarray) -> np.ndarray:
 
 
 def _clamped_log(p: Tensor) -> Tensor:
-    """log(p) floored at -100, with finite gradients at p = 0 (the log never sees a zero)."""
-    positive = p > 0
-    return positive.where(positive.where(p, 1.0).log().maximum(-100.0), -100.0)
+    """log(p) floored at -100, with finite gradients at p = 0 (the log never sees a zero). NaN stays NaN,
+    with a NaN gradient: it is not ≤ 0, so it takes the log branch, and `<` (unlike maximum) keeps it."""
+    positive = ~(p <= 0)
+    logp = positive.where(p, 1.0).log()
+    return positive.where((logp < -100.0).where(-100.0, logp), -100.0)

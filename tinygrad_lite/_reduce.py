@@ -1,6 +1,6 @@
 """Reductions on the Tensor: `sum mean max min var std logsumexp prod`, `argmax argmin`, `cumsum`.
 
-Sum, Max, Prod and Cumsum are primitives; the rest are built from them.
+Sum, Max, Min, Prod and Cumsum are primitives; the rest are built from them.
 """
 from __future__ import annotations
 
@@ -53,9 +53,8 @@ class ReduceMixin:
     __slots__ = ()
 
     def sum(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
-        """Sum over `axis` (all by default). Bools and small ints sum as int32, like tinygrad."""
-        dt = self.data.dtype
-        x = self if dt.kind == "f" or dt.itemsize >= 4 else self.cast(dtypes.default_int)
+        """Sum over `axis` (all by default). Bools and integers sum as int64, as PyTorch."""
+        x = _accumulator(self)
         axes = _ALL_AXES[self.ndim] if axis is None and dim is None and self.ndim < 8 else \
             normalize_axis(_pick(axis, dim), self.ndim, "sum")
         return apply(R.Sum, x, axis=axes, keepdim=keepdim)
@@ -72,10 +71,13 @@ class ReduceMixin:
         return apply(R.Max, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "max"), keepdim=keepdim)
 
     def min(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
-        return -((-self).max(_pick(axis, dim), keepdim))
+        """Smallest value over `axis`; tied minima share the gradient equally."""
+        return apply(R.Min, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "min"), keepdim=keepdim)
 
     def prod(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
-        return apply(R.Prod, self, axis=normalize_axis(_pick(axis, dim), self.ndim, "prod"), keepdim=keepdim)
+        """Product over `axis`. Bools and integers multiply as int64, as PyTorch."""
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "prod")
+        return apply(R.Prod, _accumulator(self), axis=axes, keepdim=keepdim)
 
     def var(self: Tensor, axis: Axis = None, keepdim: bool = False, correction: int = 1, *,
             dim: Axis = None) -> Tensor:
@@ -87,21 +89,27 @@ class ReduceMixin:
 
     def std(self: Tensor, axis: Axis = None, keepdim: bool = False, correction: int = 1, *,
             dim: Axis = None) -> Tensor:
-        return self.var(_pick(axis, dim), keepdim, correction).sqrt()
+        """√var. Where the variance is exactly 0 the gradient is 0, not ∞·0 = nan (as PyTorch), so a
+        layer-norm over a constant row still trains."""
+        var = self.var(_pick(axis, dim), keepdim, correction)
+        zero = var == 0
+        return zero.where(0.0, zero.where(1.0, var).sqrt())
 
     def logsumexp(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """log Σ eˣ, computed as m + log Σ e^(x - m) with m the (constant) max, so it never overflows."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "logsumexp")
+        if any(self.shape[a] == 0 for a in axes):  # an empty sum: log 0 = -inf, as PyTorch (no max to shift by)
+            return self.exp().sum(axes, keepdim).log()
         m = apply(NumpyFn, self.max(axes, keepdim=True), func=_finite_or_zero)  # all -inf rows stay -inf
         out = (self - m).exp().sum(axes, keepdim=True).log() + m
         return out if keepdim else out.reshape(tuple(n for i, n in enumerate(out.shape) if i not in axes))
 
     def cumsum(self: Tensor, axis: int = 0, *, dim: int | None = None) -> Tensor:
-        """Running sum along one axis."""
+        """Running sum along one axis; bools and integers accumulate in int64, as PyTorch."""
         if self.ndim == 0:  # NumPy's cumsum flattens a scalar to shape (1,); keep it 0-d
             return self.reshape(1).cumsum(0).reshape(())
         (ax,) = normalize_axis(axis if dim is None else dim, self.ndim, "cumsum")
-        return apply(R.Cumsum, self, axis=ax)
+        return apply(R.Cumsum, _accumulator(self), axis=ax)
 
     # --- no gradient ----------------------------------------------------------------
     def argmax(self: Tensor, axis: int | None = None, keepdim: bool = False, *, dim: int | None = None) -> Tensor:
@@ -120,11 +128,20 @@ class ReduceMixin:
         (ax,) = normalize_axis(axis, self.ndim, fn.__name__)
         return apply(NumpyFn, self, func=_arg_axis, arg=fn, axis=ax, keepdims=keepdim)
 
-    def any(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return apply(NumpyFn, self, func=np.any, axis=normalize_axis(axis, self.ndim, "any"), keepdims=keepdim)
+    def any(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "any")
+        return apply(NumpyFn, self, func=np.any, axis=axes, keepdims=keepdim)
 
-    def all(self: Tensor, axis: Axis = None, keepdim: bool = False) -> Tensor:
-        return apply(NumpyFn, self, func=np.all, axis=normalize_axis(axis, self.ndim, "all"), keepdims=keepdim)
+    def all(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
+        axes = normalize_axis(_pick(axis, dim), self.ndim, "all")
+        return apply(NumpyFn, self, func=np.all, axis=axes, keepdims=keepdim)
+
+
+def _accumulator(x: Tensor) -> Tensor:
+    """Bools and integers are summed and multiplied in int64, as PyTorch (NumPy would give uint64 for
+    unsigned data); floats keep their dtype."""
+    dt = x.data.dtype
+    return x if dt.kind == "f" or dt == dtypes.int64 else x.cast(dtypes.int64)
 
 
 # NumPy helpers run through NumpyFn (see function.py): on data, with no gradient, recorded like an op.

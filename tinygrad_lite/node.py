@@ -40,17 +40,35 @@ def to_array(data: Any, dtype: Any) -> np.ndarray:
                         f"got {type(data).__name__}")
     try:
         arr = np.array(data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, OverflowError) as exc:
         raise TypeError(f"cannot make a Tensor from {type(data).__name__}: {exc}") from None
+    if arr.dtype == object and _holds_int(arr):  # NumPy keeps integers beyond 64 bits as Python objects
+        raise dtypes.IntegerOverflowError(f"Tensor data holds an integer beyond int64, the widest integer dtype "
+                                          f"(largest magnitude {max(abs(v) for v in arr.flat if _is_int(v))})")
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"Tensor data must be numeric, got {type(data).__name__} holding {arr.dtype} values")
+    # Python integers are never wrapped: int32 when they fit, int64 when not (as PyTorch's int64), and an
+    # explicit integer dtype they do not fit is an error, as PyTorch's "value cannot be converted".
+    ints = arr.dtype.kind in "iu" and arr.size
     if dtype is not None:
-        return arr.astype(dtypes.to_dtype(dtype))
+        dt = dtypes.to_dtype(dtype)
+        if ints and dt.kind in "iu":
+            for v in (int(arr.min()), int(arr.max())):
+                dtypes.check_int_fits(v, dt, "Tensor")
+        return arr.astype(dt)
     if arr.dtype.kind == "f":
         return arr.astype(dtypes.default_float)
     if arr.dtype.kind in "iu":
-        return arr.astype(dtypes.default_int)
+        return arr.astype(dtypes.int_dtype_for(int(arr.min()), int(arr.max())) if ints else dtypes.default_int)
     return arr
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _holds_int(arr: np.ndarray) -> bool:
+    return any(_is_int(v) for v in arr.flat)
 
 
 class TensorCore:
@@ -114,7 +132,8 @@ class TensorCore:
 # --- constants -------------------------------------------------------------------------------------
 def lift(value: Any, like: Sequence[Any]) -> Tensor:
     """A constant tensor for a Python number or array, with weak-scalar dtype rules: a Python number takes
-    the dtype of the float tensor beside it in `like` (else its own kind's default)."""
+    the dtype of the float tensor beside it in `like` (else its own kind's default); a Python int beside an
+    integer tensor takes that tensor's dtype, and one that does not fit it raises IntegerOverflowError."""
     if isinstance(value, TensorCore):
         return value  # type: ignore[return-value]  # a TensorCore is always a Tensor at run time
     cls = next((type(t) for t in like if isinstance(t, TensorCore)), None)
@@ -132,8 +151,13 @@ def lift(value: Any, like: Sequence[Any]) -> Tensor:
         if isinstance(t, TensorCore) and (t.data.dtype.kind == "f" or (kind != "f" and t.data.dtype.kind != "b")):
             if kind == "f" and t.data.dtype.kind != "f":
                 break
+            if kind == "i" and t.data.dtype.kind != "f":  # never wrapped: an error that names the dtype
+                dtypes.check_int_fits(int(value), t.data.dtype, "Python integer operand",
+                                      "cast the tensor first, e.g. `t.cast(dtypes.int64)`")
             return constant(value, t.data.dtype, cls)
-    default = {"b": dtypes.bool, "i": dtypes.default_int, "f": dtypes.default_float}[kind]
+    if kind == "i":
+        return constant(value, dtypes.int_dtype_for(int(value), int(value)), cls)
+    default = dtypes.bool if kind == "b" else dtypes.default_float
     return constant(value, default, cls)
 
 
@@ -269,7 +293,11 @@ def binary_operands(x: Any, y: Any, reverse: bool = False) -> tuple[Any, Any]:
         if isinstance(y, float) and x.data.dtype.kind != "f":
             x = x.cast(dtypes.default_float)
         y = lift(y, (x,))
-    if x.data.dtype != y.data.dtype:
-        target = dtypes.promote(x.data.dtype, y.data.dtype)
+    xd, yd = x.data, y.data
+    if xd.dtype != yd.dtype:
+        if (xd.ndim == 0) == (yd.ndim == 0):
+            target = dtypes.promote(xd.dtype, yd.dtype)
+        else:  # a 0-d tensor beside a dimensioned one counts only from a higher category (PyTorch's rule)
+            target = dtypes.promote_tensors(xd.dtype, xd.ndim, yd.dtype, yd.ndim)
         x, y = x.cast(target), y.cast(target)
     return (y, x) if reverse else (x, y)

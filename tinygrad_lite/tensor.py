@@ -76,6 +76,38 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             _capture.active.data_read(self, "numpy()")
         return self.data.copy()
 
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """`np.asarray(t)` and `np.array(t)`: the data as an ndarray. Without a copy it is a read-only view,
+        so NumPy code cannot change the tensor behind the graph's back."""
+        if _capture.active is not None:
+            _capture.active.data_read(self, "np.asarray(tensor)")
+        data = self.data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): converting from "
+                                 f"{data.dtype} needs a copy")
+            return data.astype(dtype)
+        if copy:
+            return data.copy()
+        view = data.view()
+        view.flags.writeable = False
+        return view
+
+    def zero_(self) -> Tensor:
+        """Fill with zeros in place and return self (`p.grad.zero_()`). A tensor that requires grad is zeroed
+        only under `no_grad`, as in PyTorch: elsewhere the write would be invisible to the graph."""
+        if self.requires_grad and grad_mode.is_grad_enabled():
+            raise GradientError("zero_() on a tensor that requires grad: an in-place write the graph cannot see; "
+                                "do it inside `with tl.no_grad():`")
+        if _capture.active is not None:
+            raise TypeError("zero_() inside a jitted function: in-place writes are not recorded; use `t * 0` or "
+                            "Tensor.zeros_like(t)")
+        if self.data.flags.writeable:
+            self.data[...] = 0  # in place, as PyTorch: tensors sharing this memory (detach()) see it too
+        else:  # a read-only broadcast view: the tensor gets its own zeros
+            self.data = np.zeros_like(self.data)
+        return self
+
     def item(self) -> Any:
         if _capture.active is not None:
             _capture.active.data_read(self, "item()")

@@ -233,16 +233,19 @@ def leaky_relu(x: Tensor, negative_slope: float = 0.01) -> Tensor:
 
 
 def softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.softmax(dim)
+    return x.softmax(dim=dim)
 
 
 def log_softmax(x: Tensor, dim: int = -1) -> Tensor:
-    return x.log_softmax(dim)
+    return x.log_softmax(dim=dim)
 
 
 def linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
-    """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear."""
-    return x.linear(weight.T, bias)
+    """x·weightᵀ + bias with weight of shape (out, in), as torch.nn.functional.linear. A 1-D weight (in,)
+    is a single output squeezed away: (..., in) gives (...), as PyTorch (Tensor.linear, tinygrad's,
+    multiplies elementwise by a 1-D weight instead)."""
+    out = x.matmul(weight.T) if weight.ndim > 1 else x.matmul(weight)
+    return out if bias is None else out + bias
 
 
 # --- regularization ----------------------------------------------------------------------------

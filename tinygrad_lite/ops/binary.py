@@ -72,7 +72,7 @@ class Mul(Function):
 
 @register
 class Div(Function):
-    """d(x / y) = 1/y, -x/y²"""
+    """d(x / y) = 1/y, -(x/y)/y (never y·y, which under/overflows in float32 long before x/y does)"""
 
     __slots__ = ()
 
@@ -83,7 +83,7 @@ class Div(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
         gx = g / y if nx else None
-        gy = -(g * x) / (y * y) if ny else None
+        gy = -(g * (out / y)) if ny else None  # PyTorch's order: (x/y)/y, so x = y = 1e20 gives -1e-20
         return gx, gy
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
@@ -96,7 +96,7 @@ class Div(Function):
 
 @register
 class Pow(Function):
-    """d(x ** y) = y·x^(y-1), x^y·log(x) (taken as 0 where x = 0, as PyTorch)"""
+    """d(x ** y) = y·x^(y-1), x^y·log(x) (taken as 0 where x = 0 and y ≥ 0, as PyTorch)"""
 
     __slots__ = ()
 
@@ -107,12 +107,16 @@ class Pow(Function):
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
         # No 0·∞ is formed (nor warned about): at x = y = 0, x^(y-1) is read as x^1, so d(0^0)/dx is 0
-        # (as PyTorch); where x = 0 the log is taken of 1, in a branch the outer Where masks anyway.
+        # (as PyTorch). In y, PyTorch's rule: 0 where x = 0 and y ≥ 0 (there the log is taken of 1, in a
+        # branch the outer Where masks); at x = 0, y < 0 it is x^y·log x = ∞·(-∞) = -∞.
         gx = None
         if nx:
             ym1 = y - 1
             gx = g * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
-        gy = Where.call(x == 0, 0.0, g * out * Log.call(Where.call(x == 0, 1.0, x))) if ny else None
+        gy = None
+        if ny:
+            masked = (x == 0) & (y >= 0)
+            gy = Where.call(masked, 0.0, g * out * Log.call(Where.call(masked, 1.0, x)))
         return gx, gy
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
@@ -172,6 +176,23 @@ class Maximum(Function):
 
     def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
         return elementwise(type(self), batched, xs, params)
+
+
+@register
+class Minimum(Function):
+    """d min(x, y) = 1, 0 where x < y; 0, 1 where x > y; ½, ½ at ties (as PyTorch)"""
+
+    __slots__ = ()
+
+    forward = staticmethod(np.minimum)  # the ufunc itself: no Python frame per call
+
+    def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
+        tie = x == y
+        half = g * 0.5
+        nx, ny = self.needs_grad
+        gx = Where.call(tie, half, g * (x < y)) if nx else None
+        gy = Where.call(tie, half, g * (x > y)) if ny else None
+        return gx, gy
 
 
 @register
@@ -241,6 +262,31 @@ class Equal(_Compare):
 class NotEqual(_Compare):
     __slots__ = ()
     forward = staticmethod(np.not_equal)
+
+
+class _Bitwise(_Compare):
+    """`&`, `|`, `^` on bool tensors (logical) and integer tensors (bitwise), as PyTorch; no gradient.
+    The Tensor methods refuse float operands before they get here."""
+
+    __slots__ = ()
+
+
+@register
+class BitwiseAnd(_Bitwise):
+    __slots__ = ()
+    forward = staticmethod(np.bitwise_and)
+
+
+@register
+class BitwiseOr(_Bitwise):
+    __slots__ = ()
+    forward = staticmethod(np.bitwise_or)
+
+
+@register
+class BitwiseXor(_Bitwise):
+    __slots__ = ()
+    forward = staticmethod(np.bitwise_xor)
 
 
 @register

@@ -76,6 +76,19 @@ class Max(Function):
 
 
 @register
+class Min(Max):
+    """d min(x) = 1 at the minimum; ties share it equally (Max's rule, which finds the hits by x == out).
+    Its own primitive: -max(-x) is wrong for unsigned integers (-x wraps) and for the most negative signed
+    integer (-(-2³¹) is -2³¹)."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
+        self.axis, self.keepdim = axis, keepdim
+        return np.min(x, axis=axis, keepdims=keepdim)
+
+
+@register
 class Prod(Function):
     """d Πx / dx_i = Π_{j≠i} x_j, computed without dividing so zeros are exact"""
 
