@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import _capture, grad_mode
-from .node import TensorCore
+from .node import TensorCore, apply
 
 if TYPE_CHECKING:
     from ._capture import Recorder
@@ -61,6 +61,9 @@ def run_backward(
     # Keyed by the Tensor itself: its hash is its identity, and a dict compares keys by identity before `==`
     # (which is elementwise on Tensors and never reached, since distinct live objects hash differently).
     grads: dict[Tensor, Any] = {}
+    # ids of the gradient arrays that more than one tensor may hold: the roots' (a caller's array), and any a
+    # VJP handed on unchanged to a leaf. Their leaves store copies (`_own`).
+    handed_on: set[int] = {id(g) for g in root_grads}
     for r, g in zip(roots, root_grads):
         grads[r] = g if r not in grads else grads[r] + g
     # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
@@ -68,16 +71,49 @@ def run_backward(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if create_graph:
             with grad_mode.enable_grad():
-                leaves = _walk(grads, retain_graph, capture, create_graph, rec)
+                leaves = _walk(grads, retain_graph, capture, create_graph, rec, handed_on)
         else:
-            leaves = _walk(grads, retain_graph, capture, create_graph, rec)
+            leaves = _walk(grads, retain_graph, capture, create_graph, rec, handed_on)
     if capture is None:
         for leaf in leaves:
             g = grads[leaf]
+            if rec is None:
+                g = _own(g, handed_on, create_graph)
             store(leaf, g if rec is None else rec.record_store(leaf, g))
         return None
     wrap = type(roots[0])._wrap
-    return [g if g is None or isinstance(g, TensorCore) else wrap(g) for g in (grads.get(t) for t in capture)]
+    found = [grads.get(t) for t in capture]
+    return [g if g is None else wrap(g) if not isinstance(g, TensorCore) else g
+            for g in (None if g is None else _own(g, handed_on, create_graph) for g in found)]
+
+
+def _own(g: Any, handed_on: set[int], create_graph: bool) -> Any:
+    """`g`, or a copy of it when its memory may be shared, so that every `.grad` owns its buffer.
+
+    Shared means: a view (of another tensor's gradient, or a broadcast), or an array already stored for
+    another leaf of this walk or handed on unchanged by a VJP (`Add` gives `(g, g)`: one array for both
+    inputs and the sum's own `.grad`). `handed_on` holds the ids of such arrays and collects the ids of those
+    stored. A fresh result of a VJP - the common case - is stored as it is.
+    """
+    if type(g) is np.ndarray:
+        if g.base is not None or id(g) in handed_on:
+            g = g.copy()
+        handed_on.add(id(g))
+        return g
+    if isinstance(g, TensorCore):  # create_graph: a second leaf holding the same Tensor gets an identity node
+        if id(g) in handed_on:
+            g = _copy_tensor(g, create_graph)
+        handed_on.add(id(g))
+    return g
+
+
+def _copy_tensor(g: Any, create_graph: bool) -> Any:
+    from .ops.unary import Cast  # a late import: ops import this module's neighbours
+
+    if g._ctx is None:
+        return type(g)._wrap(np.array(g.data, copy=True))
+    with grad_mode.enable_grad():
+        return apply(Cast, g, dtype=g.dtype)  # an identity node: a fresh array, still in the graph
 
 
 def store(t: Tensor, g: Any) -> None:
@@ -87,10 +123,10 @@ def store(t: Tensor, g: Any) -> None:
 
 
 def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
-          create_graph: bool, rec: Recorder | None) -> list[Tensor]:
+          create_graph: bool, rec: Recorder | None, handed_on: set[int]) -> list[Tensor]:
     """Propagate the gradients in `grads` (those of the roots) through the graph below them: store each
     node's gradient, run its VJP, hand the results on. Returns the leaves reached; their gradients are
-    left in `grads`.
+    left in `grads`; the ids of those a VJP handed on unchanged (the node's own gradient) join `handed_on`.
 
     A node joins a heap, keyed by its creation order, when it first receives a gradient. Popping the most
     recently created node first is a topological order, because every node is created after its inputs;
@@ -124,7 +160,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
-            _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves)
+            _hand_on_tensors(ctx, g, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves, handed_on)
             continue
         if n == 2:  # unrolled: a list comprehension costs as much as a small kernel
             results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
@@ -149,6 +185,8 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
                     grads[p] = gp
                     if p._ctx is None:
                         leaves.append(p)
+                        if gp is g:  # also t's `.grad`: the leaf must store a copy
+                            handed_on.add(id(gp))
                     else:
                         push(queue, (-p._ctx.seq, p))
                 elif id(p) in owned:
@@ -189,8 +227,8 @@ def _watched(ctx: Any, g: Any, t: Tensor, parents: Sequence[Tensor], results: tu
     return results
 
 
-def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
-                     anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor]) -> None:
+def _hand_on_tensors(ctx: Any, g: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
+                     anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor], handed_on: set[int]) -> None:
     """The create_graph half of `_walk`: fit and accumulate Tensor gradients with recorded ops."""
     if anomaly:
         _check_results(ctx, [None if r is None else r.data for r in results], parents)
@@ -208,6 +246,8 @@ def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]
         grads[p] = gp
         if p._ctx is None:
             leaves.append(p)
+            if gp is g:
+                handed_on.add(id(gp))
         else:
             heapq.heappush(queue, (-p._ctx.seq, p))
 

@@ -161,6 +161,7 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             g = np.asarray(gradient, dtype=self.dtype)
         if g.shape != self.shape:
             raise ValueError(f"backward(): gradient of shape {g.shape} does not match the tensor's shape {self.shape}")
-        return g.astype(self.dtype) if isinstance(g, np.ndarray) and g.dtype != self.dtype else g
+        # A copy: the root's `.grad` (and any leaf the gradient passes through to) must not be the caller's array
+        return np.array(g, dtype=self.dtype, copy=True) if isinstance(g, np.ndarray) else g
 
 
