@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _capture, grad_mode
-from .node import TensorCore, apply
+from . import _capture, grad_mode, node
+from .node import TensorCore, apply, check_versions
 
 if TYPE_CHECKING:
     from ._capture import Recorder
@@ -142,6 +142,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
     anomaly = grad_mode.state.detect_anomaly
     watch = anomaly or rec is not None  # one test per node decides whether anyone looks at its VJP
     keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
+    last_write = node.last_write  # nodes recorded after the last in-place write anywhere need no version check
     while queue:
         t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
         g = grads[t] if keep and id(t) in keep else grads.pop(t)
@@ -151,6 +152,8 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             raise RuntimeError(FREED_MESSAGE)
         # `ctx.parents` and `ctx.drop_inputs()`, inlined: a method call per node is a measurable share of W5
         parents: tuple[Tensor, ...] = (ctx.in0, ctx.in1) if n == 2 else (ctx.in0,) if n == 1 else ctx.inputs
+        if ctx.seq < last_write:
+            check_versions(ctx, t, parents)
         if not retain_graph:  # frees the inputs; a later walk through here raises FREED_MESSAGE
             ctx.arity = 0
             ctx.in0 = ctx.in1 = None

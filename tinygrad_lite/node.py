@@ -60,13 +60,17 @@ class TensorCore:
     tensors as TensorCore (for isinstance) and makes new ones with `type(t)`.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "__weakref__")
+    # `_writes` and `_written` are set only by `bump_version` (an in-place write): left unset, they cost
+    # nothing on the hot path, and an unset one reads as 0 / "never written".
+    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_writes", "_written", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
     data: np.ndarray
     _grad: Any  # a bare array from the engine, or a Tensor (`Tensor.grad` wraps the array on first access)
     requires_grad: bool
     _ctx: Function | None
+    _writes: int  # how many in-place writes this tensor's data has had (`_version`)
+    _written: int  # the node counter's value at the last in-place write: compared with `ctx.seq` by backward
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool | None = None) -> None:
         if isinstance(data, TensorCore):
@@ -95,6 +99,12 @@ class TensorCore:
         t = _new(cls)
         t.data, t._grad, t._ctx, t.requires_grad = data, None, None, False
         return t
+
+    @property
+    def _version(self) -> int:
+        """How many times the data was written in place (optimizer steps, `assign`, in-place methods), as
+        PyTorch's `_version`. A backward that needs this tensor's values as they were raises if it changed."""
+        return getattr(self, "_writes", 0)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -162,6 +172,34 @@ def describe(inputs: Sequence[Any], params: dict[str, Any]) -> str:
 
 _grad_state = grad_mode.state
 _node_counter = itertools.count()
+last_write = -1  # the stamp of the latest in-place write to any tensor: backward checks only nodes older than it
+
+
+def bump_version(t: TensorCore) -> None:
+    """Record that `t.data` was just written in place, so a backward that saved `t` before can tell.
+
+    The stamp comes from the counter that numbers graph nodes (`ctx.seq`): a node whose `seq` is below an
+    input's stamp was recorded before the write, and its VJP would read the new values. Call it after any
+    in-place change of a tensor's array (optimizers, `assign`, in-place methods).
+    """
+    global last_write
+    stamp = next(_node_counter)
+    t._written = stamp
+    t._writes = getattr(t, "_writes", 0) + 1
+    last_write = stamp
+
+
+def check_versions(ctx: Function, out: TensorCore, parents: Sequence[TensorCore]) -> None:
+    """Raise if `out` or an input of `ctx` was written in place after `ctx` was recorded (its VJP reads them)."""
+    seq = ctx.seq
+    for what, t in (("its result", out), *((f"input {i}", p) for i, p in enumerate(parents))):
+        if getattr(t, "_written", -1) > seq:
+            leaf = "a leaf tensor" if t._ctx is None else f"the result of {type(t._ctx).__name__}"
+            raise RuntimeError(
+                f"backward through {type(ctx).__name__} needs {what} ({t.shape} {t.dtype}, {leaf}) as it was "
+                f"when {type(ctx).__name__} ran, but it has been modified in place since (now at version "
+                f"{t._version}; by an optimizer step, assign() or an in-place method). Compute the forward "
+                f"pass again after the update, or call backward() before modifying it.")
 _new = object.__new__
 # Shared needs_grad tuples (binary ones indexed by the inputs' requires_grad): a new tuple per op would be
 # one more object for the cyclic garbage collector to scan while the graph is alive.

@@ -19,7 +19,7 @@ from ._elementwise import ElementwiseMixin
 from ._movement import MovementMixin
 from ._nn_ops import NNMixin
 from ._reduce import ReduceMixin
-from .node import TensorCore
+from .node import TensorCore, bump_version
 
 
 class GradientError(RuntimeError, ValueError):
@@ -125,6 +125,29 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
     def detach(self) -> Tensor:
         """The same data, cut from the graph."""
         return Tensor._wrap(self.data)
+
+    def assign(self, value: Any) -> Tensor:
+        """Write `value` (a Tensor, array or number broadcastable to this shape) into this tensor's data in
+        place, as tinygrad's `assign`; returns self. Bumps `_version`: a backward through a graph recorded
+        before the write raises rather than use the new values.
+
+        >>> w = Tensor([1.0, 2.0])
+        >>> w.assign([3.0, 4.0]).tolist(), w._version
+        ([3.0, 4.0], 1)
+        """
+        src = value.data if isinstance(value, Tensor) else np.asarray(value)
+        try:
+            shape = np.broadcast_shapes(src.shape, self.shape)
+        except ValueError:
+            shape = None
+        if shape != self.shape:
+            raise ValueError(f"assign: a value of shape {src.shape} cannot be written into a tensor of shape "
+                             f"{self.shape}")
+        if not np.can_cast(src.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"assign: cannot write {src.dtype} values into a {self.dtype} tensor")
+        np.copyto(self.data, src, casting="same_kind")
+        bump_version(self)
+        return self
 
     def retain_grad(self) -> Tensor:
         """No-op kept for PyTorch code: every tensor that requires grad gets `.grad` here."""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..node import bump_version
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamGroup, check_number
 
@@ -75,6 +76,7 @@ class Adam(Optimizer):
                 step_size = lr / (1 - beta1 ** step)
                 denom = np.sqrt(exp_avg_sq) / (1 - beta2 ** step) ** 0.5 + eps
                 p.data -= step_size * exp_avg / denom
+                bump_version(p)  # a graph recorded before this step can no longer be differentiated
 
 
 class AdamW(Adam):
