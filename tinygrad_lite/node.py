@@ -170,7 +170,7 @@ def describe(inputs: Sequence[Any], params: dict[str, Any]) -> str:
     return f"inputs {shapes}{extra}"
 
 
-_grad_state = grad_mode.state
+_grad_state = grad_mode.fast  # per-thread settings, as plain bools while no thread has switched them
 _node_counter = itertools.count()
 last_write = -1  # the stamp of the latest in-place write to any tensor: backward checks only nodes older than it
 
