@@ -85,3 +85,39 @@ def test_assign_checks_shape_and_dtype() -> None:
         tl.Tensor([1, 2]).assign(np.array([0.5, 1.5]))
     w.assign(tl.Tensor(5.0))  # a broadcast value fills the tensor
     assert w.tolist() == [5.0, 5.0, 5.0]
+
+
+def test_writes_through_data_bump_the_version() -> None:
+    w, x = _setup()
+    loss = (w * x).sum()
+    w.data -= 0.5 * x.data  # the classic hand-written SGD step: the setter sees the same array written back
+    assert w._version == 1
+    with pytest.raises(RuntimeError, match="Mul needs input 0"):
+        loss.backward()
+    loss = (w * x).sum()
+    w.data = np.zeros(3, np.float32)  # a new array: the graph recorded the old one
+    assert w._version == 2
+    with pytest.raises(RuntimeError, match="modified in place"):
+        loss.backward()
+
+
+def test_data_must_be_an_array() -> None:
+    w, _ = _setup()
+    with pytest.raises(TypeError, match="Tensor.data must be a NumPy array, got list; use assign"):
+        w.data = [1.0, 2.0, 3.0]  # type: ignore[assignment]
+
+
+def test_every_node_checked_after_an_unrelated_write_gives_the_same_gradient() -> None:
+    """A write anywhere after the graph was built makes the walk check every older node; nodes whose inputs
+    were not written pass, and the gradient is the one computed without the write."""
+    grads = []
+    for write in (False, True):
+        w, x = _setup()
+        y = w
+        for _ in range(50):
+            y = y * x + w
+        if write:
+            tl.Tensor([0.0]).assign([1.0])
+        y.sum().backward()
+        grads.append(w.grad.data)
+    np.testing.assert_array_equal(grads[0], grads[1])

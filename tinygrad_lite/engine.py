@@ -166,11 +166,11 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             _hand_on_tensors(ctx, g, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves, handed_on)
             continue
         if n == 2:  # unrolled: a list comprehension costs as much as a small kernel
-            results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
+            results = ctx.vjp(g, t._data, parents[0]._data, parents[1]._data)
         elif n == 1:
-            results = ctx.vjp(g, t.data, parents[0].data)
+            results = ctx.vjp(g, t._data, parents[0]._data)
         else:
-            results = ctx.vjp(g, t.data, *[p.data for p in parents])
+            results = ctx.vjp(g, t._data, *[p._data for p in parents])
         if type(results) is not tuple:
             raise TypeError(bad_vjp(ctx, results, parents))
         if watch:
@@ -179,7 +179,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             for p, gp, need in zip(parents, results, ctx.needs_grad, strict=True):
                 if not need or gp is None:
                     continue
-                data = p.data
+                data = p._data
                 # `is not` on dtypes is a cheap first test; fit_gradient compares properly
                 if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
                     gp = fit_gradient(gp, p, parents, ctx)

@@ -60,12 +60,14 @@ class TensorCore:
     tensors as TensorCore (for isinstance) and makes new ones with `type(t)`.
     """
 
+    # The array lives in the slot `_data`, read directly by the hot paths (apply, the backward walk); the public
+    # `data` is a property so that writing it (`t.data = a`, `t.data -= x`) bumps the version.
     # `_writes` and `_written` are set only by `bump_version` (an in-place write): left unset, they cost
     # nothing on the hot path, and an unset one reads as 0 / "never written".
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "_writes", "_written", "__weakref__")
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_writes", "_written", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
-    data: np.ndarray
+    _data: np.ndarray
     _grad: Any  # a bare array from the engine, or a Tensor (`Tensor.grad` wraps the array on first access)
     requires_grad: bool
     _ctx: Function | None
@@ -74,8 +76,8 @@ class TensorCore:
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool | None = None) -> None:
         if isinstance(data, TensorCore):
-            data = data.data
-        self.data = to_array(data, dtype)
+            data = data._data
+        self._data = to_array(data, dtype)
         self._grad = None
         self._ctx = None
         self.requires_grad = False
@@ -97,8 +99,23 @@ class TensorCore:
     def _wrap(cls, data: np.ndarray) -> Any:
         """A graph-free tensor around an array we already own (no copy, no checks)."""
         t = _new(cls)
-        t.data, t._grad, t._ctx, t.requires_grad = data, None, None, False
+        t._data, t._grad, t._ctx, t.requires_grad = data, None, None, False
         return t
+
+    @property
+    def data(self) -> np.ndarray:
+        """The NumPy array holding the values. Writing it - `t.data = a`, or `t.data -= x` which writes the
+        same array back - counts as an in-place write (see `_version`); writes into the array itself
+        (`t.data[0] = 1`) are not seen, as PyTorch does not see writes through `.data` either."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data must be a NumPy array, got {type(value).__name__}; "
+                            f"use assign() to write values into a tensor")
+        self._data = value
+        bump_version(self)
 
     @property
     def _version(self) -> int:
@@ -108,15 +125,15 @@ class TensorCore:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     __hash__ = object.__hash__  # == is elementwise on tensors, so identity hashing is kept explicitly
 
@@ -235,13 +252,13 @@ def apply(fn: type[Function], *inputs: Any, **params: Any) -> Any:
     try:
         if n == 2:
             a, b = inputs
-            data = ctx.forward(a.data, b.data, **params) if params else ctx.forward(a.data, b.data)
+            data = ctx.forward(a._data, b._data, **params) if params else ctx.forward(a._data, b._data)
         elif n == 1:
             a = inputs[0]
-            data = ctx.forward(a.data, **params) if params else ctx.forward(a.data)
+            data = ctx.forward(a._data, **params) if params else ctx.forward(a._data)
         else:
             a = inputs[0]
-            data = ctx.forward(*[t.data for t in inputs], **params)
+            data = ctx.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as exc:  # a NumPy error, re-said with the op and its inputs
         raise _reraise(exc, fn, inputs, params) from None
     if type(data) is not np.ndarray:
@@ -249,7 +266,7 @@ def apply(fn: type[Function], *inputs: Any, **params: Any) -> Any:
     if _grad_state.detect_anomaly:
         grad_mode.check_finite(data, fn.__name__, "its result", describe(inputs, params))
     out = _new(type(a))
-    out.data = data
+    out._data = data
     out._grad = None
     if _capture.active is not None:  # the jit is capturing this call (one test per op in eager mode)
         _capture.active.record_op(ctx, inputs, out, params)
@@ -298,10 +315,10 @@ def binary(fn: type[Function], x: Any, y: Any, reverse: bool = False) -> Any:
 
 def binary_operands(x: Any, y: Any, reverse: bool = False) -> tuple[Any, Any]:
     """Lift y and bring both operands to one dtype; returned in call order ((y, x) when `reverse`)."""
-    if type(y) is type(x) and y.data.dtype is x.data.dtype:
+    if type(y) is type(x) and y._data.dtype is x._data.dtype:
         return (y, x) if reverse else (x, y)
-    if type(y) is float and x.data.dtype.kind == "f":
-        y = constant(y, x.data.dtype, type(x))
+    if type(y) is float and x._data.dtype.kind == "f":
+        y = constant(y, x._data.dtype, type(x))
         return (y, x) if reverse else (x, y)
     if not isinstance(y, TensorCore):
         if isinstance(y, float) and x.data.dtype.kind != "f":
