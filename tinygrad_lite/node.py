@@ -215,8 +215,8 @@ def check_versions(ctx: Function, out: TensorCore, parents: Sequence[TensorCore]
             raise RuntimeError(
                 f"backward through {type(ctx).__name__} needs {what} ({t.shape} {t.dtype}, {leaf}) as it was "
                 f"when {type(ctx).__name__} ran, but it has been modified in place since (now at version "
-                f"{t._version}; by an optimizer step, assign() or an in-place method). Compute the forward "
-                f"pass again after the update, or call backward() before modifying it.")
+                f"{t._version}; by an optimizer step, assign(), a write to .data or an in-place method). "
+                f"Compute the forward pass again after the update, or call backward() before modifying it.")
 _new = object.__new__
 # Shared needs_grad tuples (binary ones indexed by the inputs' requires_grad): a new tuple per op would be
 # one more object for the cyclic garbage collector to scan while the graph is alive.
