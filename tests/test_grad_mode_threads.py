@@ -130,3 +130,27 @@ def test_many_threads_switching_concurrently() -> None:
 
     _run(*[worker(i) for i in range(4)])
     assert grad_mode.fast.enabled is True and tl.is_grad_enabled()
+
+
+def test_a_thread_that_ends_inside_no_grad_releases_the_fast_path() -> None:
+    """A generator suspended inside no_grad, dropped only after its thread ended: the switch's exit then
+    runs elsewhere, but the finished thread's settings leave the count, so per-op reads go back to plain
+    bools for everyone."""
+    kept: list[object] = []
+
+    def suspended() -> object:
+        with tl.no_grad():
+            yield
+
+    def worker() -> None:
+        gen = suspended()
+        next(gen)  # now inside no_grad in this thread
+        assert not tl.is_grad_enabled()
+        kept.append(gen)
+
+    _run(worker)
+    assert tl.is_grad_enabled()  # the main thread never switched
+    kept.clear()  # the generator's exit runs here, in the main thread, and must not disturb it
+    assert tl.is_grad_enabled()
+    assert grad_mode.fast.enabled is True
+    assert (tl.Tensor([1.0], requires_grad=True) * 2).requires_grad

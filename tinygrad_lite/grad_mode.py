@@ -23,13 +23,34 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 _DEFAULTS = {"enabled": True, "detect_anomaly": False}
-_local = threading.local()  # this thread's settings, present only once a switch changed them
-_lock = threading.Lock()
+_local = threading.local()  # `.settings`: this thread's _Settings, present once a switch changed one
+_lock = threading.RLock()  # re-entrant: a _Settings finalizer may run while this thread holds it
 _differing = {"enabled": 0, "detect_anomaly": 0}  # how many threads hold a setting other than its default
 
 
+class _Settings(dict[str, bool]):
+    """One thread's settings. When the thread ends, Python drops its `threading.local` storage and with it
+    this dict, whose finalizer takes the thread's switched settings out of the count: a thread that ended
+    inside `no_grad` (a generator never finished) does not keep the per-op stand-ins in place forever."""
+
+    def __del__(self) -> None:
+        try:
+            for field, value in self.items():
+                if value != _DEFAULTS[field]:
+                    _count(field, -1)
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit the module's globals may be gone
+            pass
+
+
 def _get(field: str) -> bool:
-    return getattr(_local, field, _DEFAULTS[field])  # type: ignore[no-any-return]
+    settings = getattr(_local, "settings", None)
+    return _DEFAULTS[field] if settings is None else settings[field]
+
+
+def _count(field: str, change: int) -> None:
+    with _lock:
+        _differing[field] += change
+        setattr(fast, field, _DEFAULTS[field] if _differing[field] == 0 else _PER_THREAD[field])
 
 
 class _ThisThread:
@@ -65,14 +86,14 @@ fast = _Fast()
 def _set(field: str, value: bool) -> None:
     """Set the calling thread's setting, and keep `fast` right for every thread."""
     value = bool(value)
+    settings = getattr(_local, "settings", None)
+    if settings is None:
+        settings = _local.settings = _Settings(_DEFAULTS)
     with _lock:
-        old = _get(field)
-        setattr(_local, field, value)
-        default = _DEFAULTS[field]
-        if old == value:
-            return
-        _differing[field] += 1 if old == default else -1
-        setattr(fast, field, default if _differing[field] == 0 else _PER_THREAD[field])
+        old = settings[field]
+        settings[field] = value
+        if old != value:
+            _count(field, 1 if old == _DEFAULTS[field] else -1)
 
 
 class _State:
@@ -124,7 +145,9 @@ class _Switch:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         ident = threading.get_ident()
-        stack = self._previous[ident]
+        stack = self._previous.get(ident)
+        if not stack:  # entered in another thread (a generator resumed elsewhere): that thread's, not ours
+            return
         _set(self.field, stack.pop())
         if not stack:
             del self._previous[ident]
