@@ -15,6 +15,7 @@ import numpy as np
 
 from . import _capture, grad_mode, node
 from .node import TensorCore, apply, check_versions
+from .ops.unary import Cast
 
 if TYPE_CHECKING:
     from ._capture import Recorder
@@ -78,16 +79,15 @@ def run_backward(
         for leaf in leaves:
             g = grads[leaf]
             if rec is None:
-                g = _own(g, handed_on, create_graph)
+                g = _own(g, handed_on)
             store(leaf, g if rec is None else rec.record_store(leaf, g))
         return None
     wrap = type(roots[0])._wrap
-    found = [grads.get(t) for t in capture]
-    return [g if g is None else wrap(g) if not isinstance(g, TensorCore) else g
-            for g in (None if g is None else _own(g, handed_on, create_graph) for g in found)]
+    found = [None if g is None else _own(g, handed_on) for g in (grads.get(t) for t in capture)]
+    return [g if g is None or isinstance(g, TensorCore) else wrap(g) for g in found]
 
 
-def _own(g: Any, handed_on: set[int], create_graph: bool) -> Any:
+def _own(g: Any, handed_on: set[int]) -> Any:
     """`g`, or a copy of it when its memory may be shared, so that every `.grad` owns its buffer.
 
     Shared means: a view (of another tensor's gradient, or a broadcast), or an array already stored for
@@ -102,14 +102,13 @@ def _own(g: Any, handed_on: set[int], create_graph: bool) -> Any:
         return g
     if isinstance(g, TensorCore):  # create_graph: a second leaf holding the same Tensor gets an identity node
         if id(g) in handed_on:
-            g = _copy_tensor(g, create_graph)
+            g = _copy_tensor(g)
         handed_on.add(id(g))
     return g
 
 
-def _copy_tensor(g: Any, create_graph: bool) -> Any:
-    from .ops.unary import Cast  # a late import: ops import this module's neighbours
-
+def _copy_tensor(g: Any) -> Any:
+    """A new Tensor with g's values in a fresh array; under create_graph, tied to g's graph."""
     if g._ctx is None:
         return type(g)._wrap(np.array(g.data, copy=True))
     with grad_mode.enable_grad():
