@@ -121,3 +121,15 @@ def test_every_node_checked_after_an_unrelated_write_gives_the_same_gradient() -
         y.sum().backward()
         grads.append(w.grad.data)
     np.testing.assert_array_equal(grads[0], grads[1])
+
+
+def test_assign_inside_a_jitted_function_is_refused() -> None:
+    w, x = _setup()
+
+    @tl.jit
+    def update(x: tl.Tensor) -> tl.Tensor:
+        w.assign(x)
+        return x * 2
+
+    with pytest.raises(RuntimeError, match="assign\\(\\) inside a jitted function"):
+        update(x)

@@ -135,6 +135,10 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
         >>> w.assign([3.0, 4.0]).tolist(), w._version
         ([3.0, 4.0], 1)
         """
+        if _capture.active is not None:
+            raise RuntimeError("assign() inside a jitted function: the replay runs only the recorded operations "
+                               "and would not repeat the write. Return the new values and assign them outside, "
+                               "or update parameters with an optimizer (its step is replayed).")
         src = value.data if isinstance(value, Tensor) else np.asarray(value)
         try:
             shape = np.broadcast_shapes(src.shape, self.shape)
