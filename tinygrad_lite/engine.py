@@ -64,7 +64,7 @@ def run_backward(
     grads: dict[Tensor, Any] = {}
     # ids of the gradient arrays that more than one tensor may hold: the roots' (a caller's array), and any a
     # VJP handed on unchanged to a leaf. Their leaves store copies (`_own`).
-    handed_on: set[int] = {id(g) for g in root_grads}
+    handed_on: set[int] = set(map(id, root_grads))
     for r, g in zip(roots, root_grads):
         grads[r] = g if r not in grads else grads[r] + g
     # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
