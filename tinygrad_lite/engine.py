@@ -79,7 +79,10 @@ def run_backward(
         for leaf in leaves:
             g = grads[leaf]
             if rec is None:
-                g = _own(g, handed_on)
+                if type(g) is np.ndarray and g.base is None and id(g) not in handed_on:  # `_own`'s common case
+                    handed_on.add(id(g))
+                else:
+                    g = _own(g, handed_on)
             store(leaf, g if rec is None else rec.record_store(leaf, g))
         return None
     wrap = type(roots[0])._wrap
@@ -138,7 +141,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
     heapq.heapify(queue)
     push, pop = heapq.heappush, heapq.heappop
     owned: set[int] = set()  # ids of the tensors whose gradient buffer this walk allocated: safe to add into
-    anomaly = grad_mode.state.detect_anomaly
+    anomaly = bool(grad_mode.fast.detect_anomaly)  # this thread's setting (see grad_mode.fast)
     watch = anomaly or rec is not None  # one test per node decides whether anyone looks at its VJP
     keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
     last_write = node.last_write  # nodes recorded after the last in-place write anywhere need no version check

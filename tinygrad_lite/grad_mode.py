@@ -99,9 +99,10 @@ def _set(field: str, value: bool) -> None:
 class _State:
     """The calling thread's settings, as bools (`state.enabled`, `state.detect_anomaly`); settable."""
 
+    # `fast` answers without a thread-local lookup while no thread has switched the setting
     @property
     def enabled(self) -> bool:
-        return _get("enabled")
+        return bool(fast.enabled)
 
     @enabled.setter
     def enabled(self, value: bool) -> None:
@@ -109,7 +110,7 @@ class _State:
 
     @property
     def detect_anomaly(self) -> bool:
-        return _get("detect_anomaly")
+        return bool(fast.detect_anomaly)
 
     @detect_anomaly.setter
     def detect_anomaly(self, value: bool) -> None:
@@ -121,7 +122,7 @@ state = _State()
 
 def is_grad_enabled() -> bool:
     """Whether operations record the graph in the calling thread (each thread has its own setting)."""
-    return _get("enabled")
+    return bool(fast.enabled)
 
 
 class _Switch:

@@ -200,10 +200,11 @@ def bump_version(t: TensorCore) -> None:
     in-place change of a tensor's array (optimizers, `assign`, in-place methods).
     """
     global last_write
-    stamp = next(_node_counter)
-    t._written = stamp
-    t._writes = getattr(t, "_writes", 0) + 1
-    last_write = stamp
+    last_write = t._written = next(_node_counter)
+    try:
+        t._writes += 1
+    except AttributeError:  # the first write: the slot is still unset
+        t._writes = 1
 
 
 def check_versions(ctx: Function, out: TensorCore, parents: Sequence[TensorCore]) -> None:
