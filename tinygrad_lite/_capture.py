@@ -28,8 +28,8 @@ class Recorder(Protocol):
     def record_add(self, old: Any, g: Any, total: Any) -> None:
         """The walk summed two gradients of one tensor: `total = old + g`."""
 
-    def record_store(self, leaf: Any, g: Any) -> Any:
-        """`leaf.grad` is about to receive g; returns what to store."""
+    def record_store(self, leaf: Any, g: Any, owned: Any) -> Any:
+        """`leaf.grad` is about to receive `owned` (g, or the walk's copy of it); returns what to store."""
         ...
 
     def record_call(self, fn: Callable[[], None], what: str) -> None:

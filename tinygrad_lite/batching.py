@@ -77,8 +77,8 @@ class _Recording:
     def record_add(self, old: Any, g: Any, total: Any) -> None:
         pass
 
-    def record_store(self, leaf: Any, g: Any) -> Any:
-        return g
+    def record_store(self, leaf: Any, g: Any, owned: Any) -> Any:
+        return owned
 
     def record_call(self, fn: Callable[[], None], what: str) -> None:
         self._stop(f"{what} ran inside the function")

@@ -4,16 +4,20 @@
     tinygrad-lite multiclass   # part 3: softmax and cross-entropy on three blobs
     tinygrad-lite verify       # autodiff gradients against the hand-derived ones, on random draws
     tinygrad-lite digits       # a small CNN on scikit-learn's 8×8 digits
+    tinygrad-lite --version
 """
 from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
+
+from . import __version__
 
 
 class _Parser(argparse.ArgumentParser):
@@ -68,6 +72,7 @@ def _training_options(p: argparse.ArgumentParser, steps: int, lr: float, seed_he
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tinygrad-lite", description="Train the tutorial's networks with tinygrad_lite's autodiff "
                      "and check its gradients against the hand-derived equations.")
+    parser.add_argument("--version", action="version", version=f"tinygrad-lite {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     article = sub.add_parser("article", help="reproduce the article: perceptron and 2-4-1 network on make_moons",
                              description="Train the article's perceptron and 2-4-1 network on make_moons(100, "
@@ -140,7 +145,31 @@ def _check_graph_path(parser: argparse.ArgumentParser, path: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line `argv` (default: sys.argv[1:]) and return the exit status."""
+    """Run the command line `argv` (default: sys.argv[1:]) and return the exit status: 130 after Ctrl-C and
+    141 when the reader of stdout went away (`tinygrad-lite verify | head -1`), as shells report those
+    signals, with a one-line message or none instead of a traceback."""
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:
+        print("tinygrad-lite: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null: Python's flush of stdout at exit would otherwise hit the closed pipe
+    again and print 'Exception ignored ... BrokenPipeError'."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file descriptor behind sys.stdout (a capture)
+        pass
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -156,8 +185,4 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                "verify": verify.main, "digits": digits.main}
     run = commands[args.command]
     options = {name: value for name, value in vars(args).items() if name != "command"}
-    try:
-        return run(**options)
-    except KeyboardInterrupt:
-        print("tinygrad-lite: interrupted", file=sys.stderr)
-        return 130
+    return run(**options)

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import _capture, grad_mode
-from .node import TensorCore
+from . import _capture, grad_mode, node
+from .node import TensorCore, apply, check_versions
+from .ops.unary import Cast
 
 if TYPE_CHECKING:
     from ._capture import Recorder
@@ -61,6 +62,9 @@ def run_backward(
     # Keyed by the Tensor itself: its hash is its identity, and a dict compares keys by identity before `==`
     # (which is elementwise on Tensors and never reached, since distinct live objects hash differently).
     grads: dict[Tensor, Any] = {}
+    # ids of the gradient arrays that more than one tensor may hold: the roots' (a caller's array), and any a
+    # VJP handed on unchanged to a leaf. Their leaves store copies (`_own`).
+    handed_on: set[int] = set(map(id, root_grads))
     for r, g in zip(roots, root_grads):
         grads[r] = g if r not in grads else grads[r] + g
     # Gradients at poles (1/x at 0, ...) are ±inf as in PyTorch, and silent; detect_anomaly() reports them.
@@ -68,16 +72,52 @@ def run_backward(
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         if create_graph:
             with grad_mode.enable_grad():
-                leaves = _walk(grads, retain_graph, capture, create_graph, rec)
+                leaves = _walk(grads, retain_graph, capture, create_graph, rec, handed_on)
         else:
-            leaves = _walk(grads, retain_graph, capture, create_graph, rec)
+            leaves = _walk(grads, retain_graph, capture, create_graph, rec, handed_on)
     if capture is None:
         for leaf in leaves:
             g = grads[leaf]
-            store(leaf, g if rec is None else rec.record_store(leaf, g))
+            if type(g) is np.ndarray and g.base is None and id(g) not in handed_on:  # `_own`'s common case
+                handed_on.add(id(g))
+                owned = g
+            else:
+                owned = _own(g, handed_on)
+            store(leaf, owned if rec is None else rec.record_store(leaf, g, owned))
         return None
     wrap = type(roots[0])._wrap
-    return [g if g is None or isinstance(g, TensorCore) else wrap(g) for g in (grads.get(t) for t in capture)]
+    found = [None if g is None else _own(g, handed_on) for g in (grads.get(t) for t in capture)]
+    if rec is not None:  # the copies `_own` made are part of the step: the replay makes them too
+        found = [g if g is None else rec.record_store(None, grads[t], g) for g, t in zip(found, capture)]
+    return [g if g is None or isinstance(g, TensorCore) else wrap(g) for g in found]
+
+
+def _own(g: Any, handed_on: set[int]) -> Any:
+    """`g`, or a copy of it when its memory may be shared, so that every `.grad` owns its buffer.
+
+    Shared means: a view (of another tensor's gradient, or a broadcast), or an array already stored for
+    another leaf of this walk or handed on unchanged by a VJP (`Add` gives `(g, g)`: one array for both
+    inputs and the sum's own `.grad`). `handed_on` holds the ids of such arrays and collects the ids of those
+    stored. A fresh result of a VJP - the common case - is stored as it is.
+    """
+    if type(g) is np.ndarray:
+        if g.base is not None or id(g) in handed_on:
+            g = g.copy()
+        handed_on.add(id(g))
+        return g
+    if isinstance(g, TensorCore):  # create_graph: a second leaf holding the same Tensor gets an identity node
+        if id(g) in handed_on:
+            g = _copy_tensor(g)
+        handed_on.add(id(g))
+    return g
+
+
+def _copy_tensor(g: Any) -> Any:
+    """A new Tensor with g's values in a fresh array; under create_graph, tied to g's graph."""
+    if g._ctx is None:
+        return type(g)._wrap(np.array(g.data, copy=True))
+    with grad_mode.enable_grad():
+        return apply(Cast, g, dtype=g.dtype)  # an identity node: a fresh array, still in the graph
 
 
 def store(t: Tensor, g: Any) -> None:
@@ -87,10 +127,10 @@ def store(t: Tensor, g: Any) -> None:
 
 
 def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor] | None,
-          create_graph: bool, rec: Recorder | None) -> list[Tensor]:
+          create_graph: bool, rec: Recorder | None, handed_on: set[int]) -> list[Tensor]:
     """Propagate the gradients in `grads` (those of the roots) through the graph below them: store each
     node's gradient, run its VJP, hand the results on. Returns the leaves reached; their gradients are
-    left in `grads`.
+    left in `grads`; the ids of those a VJP handed on unchanged (the node's own gradient) join `handed_on`.
 
     A node joins a heap, keyed by its creation order, when it first receives a gradient. Popping the most
     recently created node first is a topological order, because every node is created after its inputs;
@@ -103,9 +143,10 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
     heapq.heapify(queue)
     push, pop = heapq.heappush, heapq.heappop
     owned: set[int] = set()  # ids of the tensors whose gradient buffer this walk allocated: safe to add into
-    anomaly = grad_mode.state.detect_anomaly
+    anomaly = bool(grad_mode.fast.detect_anomaly)  # this thread's setting (see grad_mode.fast)
     watch = anomaly or rec is not None  # one test per node decides whether anyone looks at its VJP
     keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
+    last_write = node.last_write  # nodes recorded after the last in-place write anywhere need no version check
     while queue:
         t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
         g = grads[t] if keep and id(t) in keep else grads.pop(t)
@@ -115,6 +156,8 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             raise RuntimeError(FREED_MESSAGE)
         # `ctx.parents` and `ctx.drop_inputs()`, inlined: a method call per node is a measurable share of W5
         parents: tuple[Tensor, ...] = (ctx.in0, ctx.in1) if n == 2 else (ctx.in0,) if n == 1 else ctx.inputs
+        if ctx.seq < last_write:
+            check_versions(ctx, t, parents)
         if not retain_graph:  # frees the inputs; a later walk through here raises FREED_MESSAGE
             ctx.arity = 0
             ctx.in0 = ctx.in1 = None
@@ -124,14 +167,14 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
             old = t._grad
             t._grad = g if old is None else _accumulate(old, g)
         if create_graph:
-            _hand_on_tensors(ctx, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves)
+            _hand_on_tensors(ctx, g, ctx.vjp(g, t, *parents), parents, grads, anomaly, queue, leaves, handed_on)
             continue
         if n == 2:  # unrolled: a list comprehension costs as much as a small kernel
-            results = ctx.vjp(g, t.data, parents[0].data, parents[1].data)
+            results = ctx.vjp(g, t._data, parents[0]._data, parents[1]._data)
         elif n == 1:
-            results = ctx.vjp(g, t.data, parents[0].data)
+            results = ctx.vjp(g, t._data, parents[0]._data)
         else:
-            results = ctx.vjp(g, t.data, *[p.data for p in parents])
+            results = ctx.vjp(g, t._data, *[p._data for p in parents])
         if type(results) is not tuple or len(results) != n:  # a custom op's mistake, named (zip would hide it)
             raise TypeError(bad_vjp(ctx, results, parents))
         if watch:
@@ -139,7 +182,7 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
         for p, gp, need in zip(parents, results, ctx.needs_grad):
             if not need or gp is None:
                 continue
-            data = p.data
+            data = p._data
             # `is not` on dtypes is a cheap first test; fit_gradient compares properly
             if type(gp) is not np.ndarray or gp.shape != data.shape or gp.dtype is not data.dtype:
                 gp = fit_gradient(gp, p, parents, ctx)
@@ -148,6 +191,8 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
                 grads[p] = gp
                 if p._ctx is None:
                     leaves.append(p)
+                    if gp is g:  # also t's `.grad`: the leaf must store a copy
+                        handed_on.add(id(gp))
                 else:
                     push(queue, (-p._ctx.seq, p))
             elif id(p) in owned:
@@ -184,8 +229,8 @@ def _watched(ctx: Any, g: Any, t: Tensor, parents: Sequence[Tensor], results: tu
     return results
 
 
-def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
-                     anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor]) -> None:
+def _hand_on_tensors(ctx: Any, g: Any, results: Sequence[Any], parents: Sequence[Tensor], grads: dict[Tensor, Any],
+                     anomaly: bool, queue: list[tuple[int, Tensor]], leaves: list[Tensor], handed_on: set[int]) -> None:
     """The create_graph half of `_walk`: fit and accumulate Tensor gradients with recorded ops."""
     if type(results) is not tuple or len(results) != len(parents):
         raise TypeError(bad_vjp(ctx, results, parents))
@@ -211,6 +256,8 @@ def _hand_on_tensors(ctx: Any, results: Sequence[Any], parents: Sequence[Tensor]
         grads[p] = gp
         if p._ctx is None:
             leaves.append(p)
+            if gp is g:
+                handed_on.add(id(gp))
         else:
             heapq.heappush(queue, (-p._ctx.seq, p))
 

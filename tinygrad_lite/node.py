@@ -78,18 +78,24 @@ class TensorCore:
     tensors as TensorCore (for isinstance) and makes new ones with `type(t)`.
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "_ctx", "__weakref__")
+    # The array lives in the slot `_data`, read directly by the hot paths (apply, the backward walk); the public
+    # `data` is a property so that writing it (`t.data = a`, `t.data -= x`) bumps the version.
+    # `_writes` and `_written` are set only by `bump_version` (an in-place write): left unset, they cost
+    # nothing on the hot path, and an unset one reads as 0 / "never written".
+    __slots__ = ("_data", "_grad", "requires_grad", "_ctx", "_writes", "_written", "__weakref__")
     __array_ufunc__ = None  # ndarray (op) Tensor defers to the Tensor's reflected operator
 
-    data: np.ndarray
+    _data: np.ndarray
     _grad: Any  # a bare array from the engine, or a Tensor (`Tensor.grad` wraps the array on first access)
     requires_grad: bool
     _ctx: Function | None
+    _writes: int  # how many in-place writes this tensor's data has had (`_version`)
+    _written: int  # the node counter's value at the last in-place write: compared with `ctx.seq` by backward
 
     def __init__(self, data: Any, dtype: Any = None, requires_grad: bool | None = None) -> None:
         if isinstance(data, TensorCore):
-            data = data.data
-        self.data = to_array(data, dtype)
+            data = data._data
+        self._data = to_array(data, dtype)
         self._grad = None
         self._ctx = None
         self.requires_grad = False
@@ -111,20 +117,41 @@ class TensorCore:
     def _wrap(cls, data: np.ndarray) -> Any:
         """A graph-free tensor around an array we already own (no copy, no checks)."""
         t = _new(cls)
-        t.data, t._grad, t._ctx, t.requires_grad = data, None, None, False
+        t._data, t._grad, t._ctx, t.requires_grad = data, None, None, False
         return t
 
     @property
+    def data(self) -> np.ndarray:
+        """The NumPy array holding the values. Writing it - `t.data = a`, or `t.data -= x` which writes the
+        same array back - counts as an in-place write (see `_version`); writes into the array itself
+        (`t.data[0] = 1`) are not seen, as PyTorch does not see writes through `.data` either."""
+        return self._data
+
+    @data.setter
+    def data(self, value: np.ndarray) -> None:
+        if not isinstance(value, np.ndarray):
+            raise TypeError(f"Tensor.data must be a NumPy array, got {type(value).__name__}; "
+                            f"use assign() to write values into a tensor")
+        self._data = value
+        bump_version(self)
+
+    @property
+    def _version(self) -> int:
+        """How many times the data was written in place (optimizer steps, `assign`, in-place methods), as
+        PyTorch's `_version`. A backward that needs this tensor's values as they were raises if it changed."""
+        return getattr(self, "_writes", 0)
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self._data.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self._data.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self._data.ndim
 
     __hash__ = object.__hash__  # == is elementwise on tensors, so identity hashing is kept explicitly
 
@@ -184,8 +211,37 @@ def describe(inputs: Sequence[Any], params: dict[str, Any]) -> str:
     return f"inputs {shapes}{extra}"
 
 
-_grad_state = grad_mode.state
+_grad_state = grad_mode.fast  # per-thread settings, as plain bools while no thread has switched them
 _node_counter = itertools.count()
+last_write = -1  # the stamp of the latest in-place write to any tensor: backward checks only nodes older than it
+
+
+def bump_version(t: TensorCore) -> None:
+    """Record that `t.data` was just written in place, so a backward that saved `t` before can tell.
+
+    The stamp comes from the counter that numbers graph nodes (`ctx.seq`): a node whose `seq` is below an
+    input's stamp was recorded before the write, and its VJP would read the new values. Call it after any
+    in-place change of a tensor's array (optimizers, `assign`, in-place methods).
+    """
+    global last_write
+    last_write = t._written = next(_node_counter)
+    try:
+        t._writes += 1
+    except AttributeError:  # the first write: the slot is still unset
+        t._writes = 1
+
+
+def check_versions(ctx: Function, out: TensorCore, parents: Sequence[TensorCore]) -> None:
+    """Raise if `out` or an input of `ctx` was written in place after `ctx` was recorded (its VJP reads them)."""
+    seq = ctx.seq
+    for what, t in (("its result", out), *((f"input {i}", p) for i, p in enumerate(parents))):
+        if getattr(t, "_written", -1) > seq:
+            leaf = "a leaf tensor" if t._ctx is None else f"the result of {type(t._ctx).__name__}"
+            raise RuntimeError(
+                f"backward through {type(ctx).__name__} needs {what} ({t.shape} {t.dtype}, {leaf}) as it was "
+                f"when {type(ctx).__name__} ran, but it has been modified in place since (now at version "
+                f"{t._version}; by an optimizer step, assign(), a write to .data or an in-place method). "
+                f"Compute the forward pass again after the update, or call backward() before modifying it.")
 _new = object.__new__
 # Shared needs_grad tuples (binary ones indexed by the inputs' requires_grad): a new tuple per op would be
 # one more object for the cyclic garbage collector to scan while the graph is alive.
@@ -221,13 +277,13 @@ def apply(fn: type[Function], *inputs: Any, **params: Any) -> Any:
     try:
         if n == 2:
             a, b = inputs
-            data = ctx.forward(a.data, b.data, **params) if params else ctx.forward(a.data, b.data)
+            data = ctx.forward(a._data, b._data, **params) if params else ctx.forward(a._data, b._data)
         elif n == 1:
             a = inputs[0]
-            data = ctx.forward(a.data, **params) if params else ctx.forward(a.data)
+            data = ctx.forward(a._data, **params) if params else ctx.forward(a._data)
         else:
             a = inputs[0]
-            data = ctx.forward(*[t.data for t in inputs], **params)
+            data = ctx.forward(*[t._data for t in inputs], **params)
     except (ValueError, IndexError, TypeError) as exc:  # a NumPy error, re-said with the op and its inputs
         raise _reraise(exc, fn, inputs, params) from None
     if type(data) is not np.ndarray:
@@ -235,7 +291,7 @@ def apply(fn: type[Function], *inputs: Any, **params: Any) -> Any:
     if _grad_state.detect_anomaly:
         grad_mode.check_finite(data, fn.__name__, "its result", describe(inputs, params))
     out = _new(type(a))
-    out.data = data
+    out._data = data
     out._grad = None
     if _capture.active is not None:  # the jit is capturing this call (one test per op in eager mode)
         _capture.active.record_op(ctx, inputs, out, params)
@@ -278,10 +334,10 @@ def binary(fn: type[Function], x: Any, y: Any, reverse: bool = False) -> Any:
     """`apply(fn, x, y)` (or `(y, x)` when `reverse`) on the operands `binary_operands` makes. Every arithmetic
     operator comes here: two tensors of one dtype, and a float beside a float tensor (the common `x * 0.5`),
     need no lifting or promotion, and are tested for first."""
-    if type(y) is type(x) and y.data.dtype is x.data.dtype:
+    if type(y) is type(x) and y._data.dtype is x._data.dtype:
         return apply(fn, y, x) if reverse else apply(fn, x, y)
-    if type(y) is float and x.data.dtype.kind == "f":
-        c = constant(y, x.data.dtype, type(x))
+    if type(y) is float and x._data.dtype.kind == "f":
+        c = constant(y, x._data.dtype, type(x))
         return apply(fn, c, x) if reverse else apply(fn, x, c)
     return apply(fn, *binary_operands(x, y, reverse))
 

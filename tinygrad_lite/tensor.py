@@ -21,7 +21,7 @@ from ._elementwise import ElementwiseMixin
 from ._movement import MovementMixin
 from ._nn_ops import NNMixin
 from ._reduce import ReduceMixin
-from .node import TensorCore
+from .node import TensorCore, bump_version
 
 
 class GradientError(RuntimeError, ValueError):
@@ -161,6 +161,33 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
         """The same data, cut from the graph."""
         return Tensor._wrap(self.data)
 
+    def assign(self, value: Any) -> Tensor:
+        """Write `value` (a Tensor, array or number broadcastable to this shape) into this tensor's data in
+        place, as tinygrad's `assign`; returns self. Bumps `_version`: a backward through a graph recorded
+        before the write raises rather than use the new values.
+
+        >>> w = Tensor([1.0, 2.0])
+        >>> w.assign([3.0, 4.0]).tolist(), w._version
+        ([3.0, 4.0], 1)
+        """
+        if _capture.active is not None:
+            raise RuntimeError("assign() inside a jitted function: the replay runs only the recorded operations "
+                               "and would not repeat the write. Return the new values and assign them outside, "
+                               "or update parameters with an optimizer (its step is replayed).")
+        src = value.data if isinstance(value, Tensor) else np.asarray(value)
+        try:
+            shape = np.broadcast_shapes(src.shape, self.shape)
+        except ValueError:
+            shape = None
+        if shape != self.shape:
+            raise ValueError(f"assign: a value of shape {src.shape} cannot be written into a tensor of shape "
+                             f"{self.shape}")
+        if not np.can_cast(src.dtype, self.dtype, "same_kind"):
+            raise TypeError(f"assign: cannot write {src.dtype} values into a {self.dtype} tensor")
+        np.copyto(self.data, src, casting="same_kind")
+        bump_version(self)
+        return self
+
     def retain_grad(self) -> Tensor:
         """No-op kept for PyTorch code: every tensor that requires grad gets `.grad` here."""
         return self
@@ -196,7 +223,8 @@ class Tensor(CreationMixin, ElementwiseMixin, ReduceMixin, MovementMixin, NNMixi
             g = np.asarray(gradient, dtype=self.dtype)
         if g.shape != self.shape:
             raise ValueError(f"backward(): gradient of shape {g.shape} does not match the tensor's shape {self.shape}")
-        return g.astype(self.dtype) if isinstance(g, np.ndarray) and g.dtype != self.dtype else g
+        # A copy: the root's `.grad` (and any leaf the gradient passes through to) must not be the caller's array
+        return np.array(g, dtype=self.dtype, copy=True) if isinstance(g, np.ndarray) else g
 
     def to_dot(self, show_values: bool = False, show_grads: bool = False, **options: Any) -> str:
         """The graph behind this tensor as Graphviz DOT text: see `tinygrad_lite.draw.to_dot`."""

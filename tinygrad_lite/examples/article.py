@@ -103,13 +103,18 @@ def main(seed: int = ARTICLE_SEED, steps: int = ARTICLE_STEPS, lr: float = ARTIC
     if (seed, steps, lr) != (ARTICLE_SEED, ARTICLE_STEPS, ARTICLE_LR):
         print("(the article's values are for seed 0, 200,000 steps and lr 0.5)")
     print(f"NumPy and PyTorch reach {REFERENCE_2_4_1:.4f} for the 2-4-1 network with the article's settings.")
-    seed_error = seed_perceptron_error(setup, lr, steps)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging lr is reported below, not warned about
+        seed_error = seed_perceptron_error(setup, lr, steps)
     print(f"\nThe article's perceptron code multiplies by σ'(σ(z)) where σ'(z) = p(1 - p) is due. Replayed in "
           f"NumPy,\nthat update ends at {seed_error:.4f}; the correct gradient, which autodiff computes, at "
           f"{runs['perceptron'].final_error:.4f}.")
 
-    worst = max(run.max_gap for run in runs.values())
+    worst = float(np.max([run.max_gap for run in runs.values()]))  # NaN-propagating, unlike max()
     checks = min(run.checks for run in runs.values())
+    for name, run in runs.items():
+        if run.diverged:
+            print(f"\nThe {name} DIVERGED: its loss or weights were no longer finite after step "
+                  f"{run.diverged_at:,} (lr {lr:g} is too large).")
     print("\n" + gradient_verdict(worst, checks))
 
     panels = {f"{name}: error {run.final_error:.3f}, accuracy {accuracy[name]:.0%}": models[name].predict
@@ -117,4 +122,4 @@ def main(seed: int = ARTICLE_SEED, steps: int = ARTICLE_STEPS, lr: float = ARTIC
     draw = partial(plotting.article_figure, X=setup.X, y=setup.labels, panels=panels,
                    curves={name: run.errors for name, run in runs.items()})
     print(plotting.figure_line(out / "article.png", draw))
-    return 0 if worst <= GRADIENT_TOLERANCE else 1
+    return 0 if worst <= GRADIENT_TOLERANCE else 1  # False for NaN: a diverged run fails

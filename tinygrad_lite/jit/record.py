@@ -24,7 +24,7 @@ import numpy as np
 from .. import _creation, engine, grad_mode
 from ..function import Function
 from ..node import TensorCore, constants, describe
-from .ir import ARG, CONST, EXT, LEAF, TMP, JitError, Kernel, Tape, TensorRef, Value, copy_array
+from .ir import ARG, CONST, EXT, LEAF, TMP, JitError, Kernel, Tape, TensorRef, Value
 from .trace import Traced, Tracer, Untraceable
 
 log = logging.getLogger("tinygrad_lite.jit")
@@ -447,20 +447,25 @@ class Recorder:
             k.errstate = self._walk_errstate()
         self._known(total, res.v)
 
-    def record_store(self, leaf: Any, g: Any) -> Any:
-        """`leaf.grad` gets g now and at each replay; returns what the walk stores (a writeable array)."""
+    def record_store(self, leaf: Any, g: Any, owned: Any) -> Any:
+        """`leaf.grad` gets `owned` now and at each replay (leaf None: `owned` is returned, as `tl.grad` does):
+        g itself, or the copy the walk made of it because its memory may be shared (a view, or an array another
+        leaf also gets). The replay makes the same copy,
+        so what follows reads the same layout as eager mode. Returns what the walk stores."""
         if threading.get_ident() != self._thread:
-            return g
+            return owned
         gv = self.value_of(g) if isinstance(g, TensorCore) else self._array_value(g)
-        if isinstance(g, np.ndarray) and not g.flags.writeable:  # a broadcast view: `.grad` would copy it unseen
-            g = copy_array(g)
-            copied = self._new_tmp(g)
-            self.kernels.append(Kernel("call", copy_array, (gv,), [copied], "copy", alias=False))
-            gv = copied
-        target = self._target(leaf)
+        if owned is not g:
+            if isinstance(owned, TensorCore):  # create_graph: the copy is an identity op, recorded already
+                gv = self.value_of(owned)
+            else:
+                copied = self._new_tmp(owned)  # ndarray.copy, as the walk's `_own`: the same (C) layout
+                self.kernels.append(Kernel("call", np.ndarray.copy, (gv,), [copied], "copy", alias=False))
+                gv = copied
+        target = None if leaf is None else self._target(leaf)  # None: a gradient returned, not stored
         if target is not None:
             self.kernels.append(Kernel("store", engine.store, (target, gv), [], "store grad", effect=True))
-        return g
+        return owned
 
     # --- the end ----------------------------------------------------------------------------------
     def finish(self, result: Any) -> Tape:

@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..node import bump_version
 from ..tensor import Tensor
 
 
@@ -181,8 +182,10 @@ class Module:
             sources[key] = src
         if problems:
             raise ValueError(f"load_state_dict into {type(self).__name__}: " + "; ".join(problems))
+        tensors = {name: t for name, t in self._walk("", (id(self),)) if isinstance(t, Tensor)}
         for key, src in sources.items():
             np.copyto(own[key].data, src, casting="same_kind")
+            bump_version(tensors[key])  # the module's own tensor (own[key] is a wrapper around its data)
         return IncompatibleKeys(missing, unexpected)
 
     # --- printing ---------------------------------------------------------------------

@@ -113,10 +113,7 @@ class Prod(Function):
         shape = kept_shape(x.shape, self.axis)
         if isinstance(x, TensorCore):
             # As in vjp: the differentiable form divides, so it holds only where no factor is zero.
-            if bool((x.data == 0).any()):
-                raise NotImplementedError(
-                    "prod: forward mode on tensors through a product with a zero factor is not supported"
-                )
+            check(_no_zero_factor_forward, x)  # and on every jit replay
             others = Reshape.call(out, shape=shape) / x
         else:
             others = _product_of_others(x, self.axis)
@@ -124,6 +121,12 @@ class Prod(Function):
 
     def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
         return Prod.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])
+
+
+def _no_zero_factor_forward(x: np.ndarray) -> None:
+    if (x == 0).any():
+        raise NotImplementedError("prod: forward mode on tensors through a product with a zero factor is not "
+                                  "supported")
 
 
 def _no_zero_factor(x: np.ndarray) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..node import bump_version
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamGroup, check_number
 
@@ -56,15 +57,15 @@ class Adam(Optimizer):
                 grad = p.grad
                 if grad is None:
                     continue
-                g = grad.data
+                g, data = grad.data, p.data  # `data` is updated in place; bump_version says so once
                 state = self.state[id(p)]
                 state["step"] += 1
                 step = float(state["step"])
                 if weight_decay != 0:
                     if self.decoupled_weight_decay:
-                        p.data *= 1 - lr * weight_decay
+                        data *= 1 - lr * weight_decay
                     else:
-                        g = g + weight_decay * p.data  # out of place: the gradient buffer may be shared
+                        g = g + weight_decay * data  # out of place: the gradient buffer may be shared
                 exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
                 _lerp_(exp_avg, g, 1 - beta1)
                 exp_avg_sq *= beta2
@@ -74,7 +75,8 @@ class Adam(Optimizer):
                     exp_avg_sq = state["max_exp_avg_sq"]
                 step_size = lr / (1 - beta1 ** step)
                 denom = np.sqrt(exp_avg_sq) / (1 - beta2 ** step) ** 0.5 + eps
-                p.data -= step_size * exp_avg / denom
+                data -= step_size * exp_avg / denom
+                bump_version(p)  # a graph recorded before this step can no longer be differentiated
 
 
 class AdamW(Adam):

@@ -2,9 +2,10 @@
 
 The contract every optimizer keeps (the JIT relies on it): `step()` only calls `_update()`, after
 telling a running jit capture (`_capture.active.record_call`) so that each replay calls it again.
-`_update()` does all its maths on NumPy arrays. It reads `p.grad.data` without ever writing into it
-(the engine may share one gradient buffer between tensors), and it changes `p.data` and the state
-buffers *in place*, so the arrays a recording holds stay the ones in use. No graph is built.
+`_update()` does all its maths on NumPy arrays. It reads `p.grad.data` without ever writing into it,
+and it changes `p.data` and the state buffers *in place*, so the arrays a recording holds stay the ones
+in use; after changing `p.data` it calls `node.bump_version(p)`, so that a backward through a graph
+recorded before the step raises instead of using the new values. No graph is built.
 
 >>> from tinygrad_lite import Tensor, optim
 >>> w = Tensor([1.0, 2.0], requires_grad=True)

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..node import bump_version
 from ..tensor import Tensor
 from .optimizer import Optimizer, ParamGroup, check_number, subtract_scaled
 
@@ -71,3 +72,4 @@ class SGD(Optimizer):
                     g = g + momentum * buf if nesterov else buf
                     state["step"] += 1
                 subtract_scaled(p.data, lr, g, self._scratch)  # p.data -= lr * g
+                bump_version(p)  # a graph recorded before this step can no longer be differentiated
