@@ -650,6 +650,7 @@ NOT_OPS: dict[str, str] = {
                                         "requires_grad_ retain_grad realize train training",
     "values read out into Python or NumPy": "item numpy tolist numel element_size size __array__",
     "drawing the graph, not an op": "to_dot",
+    "writing into a tensor in place (no gradient flows through it; tests/test_version_counter.py)": "assign",
     "dtype conversions: their one primitive, Cast, has the 'cast' spec": "bool double float half int long to cpu",
     "an in-place write of zeros (tests/test_eager_semantics.py)": "zero_",
     "Python protocol methods, not ops": "__init__ __repr__ __hash__ __len__ __iter__ __bool__ __float__ __int__ "
