@@ -18,6 +18,9 @@ import numpy as np
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._batch_util import align, batch_size
+from ._jvp_util import plus
+from .movement import Expand, Reshape
 from .reduce import Sum
 
 
@@ -52,3 +55,21 @@ class Softmax(Function):
             gs -= out * gs.sum(axis=self.axis, keepdims=True)
             gx = gs * out.dtype.type(self.scale) if self.scale != 1.0 else gs
         return (gx, gs) if bias else (gx,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, *bias: Any) -> Any:
+        dx = tangents[0]
+        dz = None if dx is None else (dx * self.scale if self.scale != 1.0 else dx)  # the tangent of scale·x + bias
+        if bias and tangents[1] is not None:
+            dz = plus(dz, tangents[1])
+        if dz is None:
+            return None
+        return out * (dz - Sum.call(out * dz, axis=(self.axis,), keepdim=True))
+
+    def batch(self, batched: tuple[bool, ...], x: Any, *bias: Any, **params: Any) -> Any:
+        # x carries the batch even when only the bias does, so `axis` (one further right) names the same axis of
+        # x, the bias and the result.
+        n = batch_size(batched, (x, *bias))
+        if not batched[0]:
+            x = Expand.call(Reshape.call(x, shape=(1, *x.shape)), shape=(n, *x.shape))
+        parts = align((True, *batched[1:]), (x, *bias))
+        return Softmax.call(*parts, axis=params["axis"] + 1, scale=params["scale"])

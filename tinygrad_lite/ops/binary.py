@@ -150,6 +150,16 @@ class Atan2(Function):
         scaled = g / Where.call(r == 0, 1.0, r)
         return (scaled * x if ny else None), (-(scaled * y) if nx else None)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, y: Any, x: Any) -> Any:
+        dy, dx = tangents
+        with np.errstate(over="ignore"):  # as the vjp: the derivative is 0 once x² + y² overflows
+            r = x * x + y * y
+        # The vjp's convention at the origin: 0, with no 0/0.
+        return plus(None if dy is None else dy * x, None if dx is None else -(dx * y)) / Where.call(r == 0, 1.0, r)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Maximum(Function):
@@ -193,6 +203,16 @@ class Minimum(Function):
         gx = Where.call(tie, half, g * (x < y)) if nx else None
         gy = Where.call(tie, half, g * (x > y)) if ny else None
         return gx, gy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
+        dx, dy = tangents
+        # The vjp's convention, so the two agree: ties take the mean of both tangents.
+        tie, x_wins = x == y, x < y
+        dx, dy = or_zeros(dx, x), or_zeros(dy, y)
+        return Where.call(tie, (dx + dy) * 0.5, Where.call(x_wins, dx, dy))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register

@@ -34,6 +34,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._jvp_util import plus
+from .movement import Expand, Permute, Reshape
 
 Ints = tuple[int, ...]
 
@@ -145,6 +147,20 @@ class Conv(Function):
         self.cols = None
         return gx, gw
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any) -> Any:
+        dx, dw = tangents  # bilinear: the product rule
+        kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        return plus(None if dx is None else Conv.call(dx, w, **kw), None if dw is None else Conv.call(x, dw, **kw))
+
+    def batch(self, batched: tuple[bool, ...], x: Any, w: Any, **params: Any) -> Any:
+        if not batched[1]:  # one weight: the batch folded into N
+            return _fold_into_n(Conv, x, w, params)
+        n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
+        groups = params["groups"] * n
+        out = Conv.call(_channels(x, batched[0], n), _stack_out_channels(w), stride=params["stride"],
+                        dilation=params["dilation"], groups=groups)
+        return _unstack_channels(out, n)
+
 
 @register
 class ConvTranspose(Function):
@@ -176,6 +192,20 @@ class ConvTranspose(Function):
         gw = ConvWeight.call(g, x, kernel=w.shape[2:], **kw) if nw else None
         return gx, gw
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, g: Any, w: Any) -> Any:
+        dg, dw = tangents  # bilinear: the product rule
+        kw = {"size": tuple(out.shape[2:]), "stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        return plus(None if dg is None else ConvTranspose.call(dg, w, **kw),
+                    None if dw is None else ConvTranspose.call(g, dw, **kw))
+
+    def batch(self, batched: tuple[bool, ...], g: Any, w: Any, **params: Any) -> Any:
+        if not batched[1]:  # one weight: the batch folded into N
+            return _fold_into_n(ConvTranspose, g, w, params)
+        n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
+        out = ConvTranspose.call(_channels(g, batched[0], n), _stack_out_channels(w), size=params["size"],
+                                 stride=params["stride"], dilation=params["dilation"], groups=params["groups"] * n)
+        return _unstack_channels(out, n)
+
 
 @register
 class ConvWeight(Function):
@@ -200,3 +230,45 @@ class ConvWeight(Function):
             if tuple(gdy.shape[2:]) != tuple(dy.shape[2:]):  # x had room for more windows than dy covers
                 gdy = gdy[(slice(None), slice(None), *(slice(0, n) for n in dy.shape[2:]))]
         return gx, gdy
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, dy: Any) -> Any:
+        dx, ddy = tangents  # bilinear: the product rule
+        kw = {"kernel": tuple(out.shape[2:]), "stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        return plus(None if dx is None else ConvWeight.call(dx, dy, **kw),
+                    None if ddy is None else ConvWeight.call(x, ddy, **kw))
+
+    def batch(self, batched: tuple[bool, ...], x: Any, dy: Any, **params: Any) -> Any:
+        # The weight's gradient sums over N, so the batch cannot fold into it: the examples go side by side in
+        # the channels as groups, each example's weight gradient one block of output channels.
+        n = x.shape[0] if batched[0] else dy.shape[0]
+        out = ConvWeight.call(_channels(x, batched[0], n), _channels(dy, batched[1], n), kernel=params["kernel"],
+                              stride=params["stride"], dilation=params["dilation"], groups=params["groups"] * n)
+        return Reshape.call(out, shape=(n, out.shape[0] // n, *out.shape[1:]))
+
+
+# --- batching: vmap's batch either folded into N or laid side by side in the channels as groups ------------------
+def _fold_into_n(op: Any, x: Any, w: Any, params: dict[str, Any]) -> Any:
+    """op(x, w) for a batch of x (B, N, C, *S) and one w: one call on (B·N, C, *S), split back."""
+    b, n = x.shape[:2]
+    out = op.call(Reshape.call(x, shape=(b * n, *x.shape[2:])), w, **params)
+    return Reshape.call(out, shape=(b, n, *out.shape[1:]))
+
+
+def _channels(x: Any, batched: bool, b: int) -> Any:
+    """(B, N, C, *S) (or one (N, C, *S), repeated) as (N, B·C, *S): example k's channels are block k."""
+    if batched:
+        x = Permute.call(x, order=(1, 0, *range(2, x.ndim)))
+    else:
+        x = Expand.call(Reshape.call(x, shape=(x.shape[0], 1, *x.shape[1:])), shape=(x.shape[0], b, *x.shape[1:]))
+    return Reshape.call(x, shape=(x.shape[0], b * x.shape[2], *x.shape[3:]))
+
+
+def _stack_out_channels(w: Any) -> Any:
+    """A batch of weights (B, Co, C/G, *K) as one (B·Co, C/G, *K): with B·G groups, example k's are block k."""
+    return Reshape.call(w, shape=(w.shape[0] * w.shape[1], *w.shape[2:]))
+
+
+def _unstack_channels(out: Any, b: int) -> Any:
+    """(N, B·C, *S) -> (B, N, C, *S): the inverse of `_channels`."""
+    split = Reshape.call(out, shape=(out.shape[0], b, out.shape[1] // b, *out.shape[2:]))
+    return Permute.call(split, order=(1, 0, *range(2, split.ndim)))

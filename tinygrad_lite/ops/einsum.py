@@ -23,6 +23,9 @@ from typing import Any
 import numpy as np
 
 from ..function import Function, register
+from ._batch_util import batch_size
+from ._jvp_util import plus
+from .movement import Cat, Reshape
 
 LETTERS = string.ascii_uppercase + string.ascii_lowercase  # ASCII order: the implicit output's order
 
@@ -141,3 +144,24 @@ class Einsum(Function):
                     ops.append(np.ones(sizes[c], dtype=g.dtype))
             grads.append(Einsum.call(*ops, formula=",".join(subs) + "->" + target))
         return tuple(grads)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, *xs: Any) -> Any:
+        # Multilinear: one einsum per operand with a tangent, that operand replaced by its tangent.
+        total = None
+        for i, dx in enumerate(tangents):
+            if dx is not None:
+                total = plus(total, Einsum.call(*xs[:i], dx, *xs[i + 1:], formula=self.formula))
+        return total
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        # The batch axis as one more letter, in front of each batched operand's subscripts and of the output's.
+        formula = params["formula"]
+        lhs, output = formula.split("->")
+        free = [c for c in LETTERS if c not in formula]
+        if not free:  # every letter taken: the examples one by one, stacked
+            n = batch_size(batched, xs)
+            rows = [Einsum.call(*(x[b] if f else x for x, f in zip(xs, batched)), formula=formula) for b in range(n)]
+            return Cat.call(*(Reshape.call(r, shape=(1, *r.shape)) for r in rows), axis=0)
+        letter = free[0]
+        terms = [letter + t if f else t for t, f in zip(lhs.split(","), batched)]
+        return Einsum.call(*xs, formula=",".join(terms) + "->" + letter + output)

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._batch_util import elementwise
 from .unary import Tanh
 
 C = math.sqrt(2 / math.pi)
@@ -63,3 +64,11 @@ class GeluTanh(Function):
         slope *= f(0.5)
         slope *= g
         return (slope,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        t = Tanh.call(C * (x + A * x * x * x))
+        return dx * (0.5 * (1 + t) + 0.5 * C * x * (1 - t * t) * (1 + 3 * A * x * x))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)

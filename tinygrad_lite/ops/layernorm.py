@@ -20,6 +20,9 @@ import numpy as np
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._batch_util import align, batch_size, shift
+from ._jvp_util import plus
+from .movement import Expand, Reshape
 from .reduce import Sum
 from .unary import Sqrt
 
@@ -67,3 +70,32 @@ class LayerNorm(Function):
         if not affine:
             return (gx,)
         return (gx, g * xhat, g)[:1 + len(affine)]
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, *affine: Any) -> Any:
+        axis = self.axis
+        n = 1.0 / math.prod(x.shape[a] for a in axis)
+        xhat = LayerNorm.call(x, axis=axis, eps=self.eps) if affine else out
+        dx, *daffine = tangents
+        dout = None
+        if dx is not None:  # d x̂ = r·(dx - mean(dx) - x̂·mean(dx·x̂))
+            centred = x - Sum.call(x, axis=axis, keepdim=True) * n
+            rstd = 1.0 / Sqrt.call(Sum.call(centred * centred, axis=axis, keepdim=True) * n + self.eps)
+            mean_d = Sum.call(dx, axis=axis, keepdim=True) * n
+            mean_dx = Sum.call(dx * xhat, axis=axis, keepdim=True) * n
+            dout = rstd * (dx - mean_d - xhat * mean_dx)
+            if affine:
+                dout = dout * affine[0]
+        if daffine and daffine[0] is not None:
+            dout = plus(dout, xhat * daffine[0])
+        if len(daffine) > 1 and daffine[1] is not None:
+            dout = plus(dout, daffine[1])
+        return dout
+
+    def batch(self, batched: tuple[bool, ...], x: Any, *affine: Any, **params: Any) -> Any:
+        # The statistics are taken over x's own axes (one further right), so x must carry the batch even when
+        # only the weight or bias does: the VJP reduces the gradient over those axes of the result.
+        n = batch_size(batched, (x, *affine))
+        if not batched[0]:
+            x = Expand.call(Reshape.call(x, shape=(1, *x.shape)), shape=(n, *x.shape))
+        parts = align((True, *batched[1:]), (x, *affine))
+        return LayerNorm.call(*parts, axis=shift(params["axis"]), eps=params["eps"])

@@ -34,3 +34,10 @@ class Narrow(Function):
         padding = [(0, 0)] * x.ndim
         padding[self.axis] = (self.start, x.shape[self.axis] - self.start - self.length)
         return (Pad.call(g, padding=tuple(padding), value=0.0),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return Narrow.call(dx, axis=self.axis, start=self.start, length=self.length)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Narrow.call(x, axis=params["axis"] + 1, start=params["start"], length=params["length"])

@@ -21,8 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, register
+from ..function import Function, NumpyFn, register
+from ..node import TensorCore, apply
+from ._batch_util import batch_size
 from .conv import Ints, add_taps, col2im, windows
+from .movement import Expand, Reshape
 
 
 def _taps(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> list[Any]:
@@ -60,8 +63,22 @@ class MaxPool(Function):
         return np.array(best) if len(taps) == 1 else best  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
-        return (MaxPoolScatter.call(g, self.index, size=x.shape[x.ndim - len(self.kernel):], kernel=self.kernel,
+        return (MaxPoolScatter.call(g, self._index(x), size=x.shape[x.ndim - len(self.kernel):], kernel=self.kernel,
                                     stride=self.stride, dilation=self.dilation),)
+
+    def _index(self, x: Any) -> Any:
+        """The chosen taps: on Tensors (create_graph, forward mode) made by a recorded op on x, so vmap and the
+        jit follow each input's own maxima; a constant there would carry the recorded example's to the batch."""
+        if isinstance(x, TensorCore):
+            return apply(NumpyFn, x, func=_argmax_index, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+        return self.index
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return MaxPoolGather.call(dx, self._index(x), kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return MaxPool.call(x, **params)  # pools the last len(kernel) axes: the batch is one more leading axis
 
 
 @register
@@ -79,6 +96,16 @@ class MaxPoolScatter(Function):
 
     def vjp(self, g: Any, out: Any, dy: Any, index: Any) -> tuple[Any, None]:
         return MaxPoolGather.call(g, index, kernel=self.kernel, stride=self.stride, dilation=self.dilation), None
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, dy: Any, index: Any) -> Any:
+        ddy = tangents[0]  # linear in dy; the index is data
+        if ddy is None:
+            return None
+        return MaxPoolScatter.call(ddy, index, size=self.size, kernel=self.kernel, stride=self.stride,
+                                   dilation=self.dilation)
+
+    def batch(self, batched: tuple[bool, ...], g: Any, index: Any, **params: Any) -> Any:
+        return MaxPoolScatter.call(*_both_batched(batched, (g, index)), **params)
 
 
 @register
@@ -100,6 +127,15 @@ class MaxPoolGather(Function):
         return MaxPoolScatter.call(g, index, size=size, kernel=self.kernel, stride=self.stride,
                                    dilation=self.dilation), None
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, y: Any, index: Any) -> Any:
+        dy = tangents[0]  # linear in y; the index is data
+        if dy is None:
+            return None
+        return MaxPoolGather.call(dy, index, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+
+    def batch(self, batched: tuple[bool, ...], y: Any, index: Any, **params: Any) -> Any:
+        return MaxPoolGather.call(*_both_batched(batched, (y, index)), **params)
+
 
 @register
 class WindowSum(Function):
@@ -116,6 +152,13 @@ class WindowSum(Function):
         return (WindowSpread.call(g, size=x.shape[x.ndim - len(self.kernel):], kernel=self.kernel,
                                   stride=self.stride, dilation=self.dilation),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return WindowSum.call(dx, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return WindowSum.call(x, **params)  # the batch is one more leading axis
+
 
 @register
 class WindowSpread(Function):
@@ -130,3 +173,25 @@ class WindowSpread(Function):
 
     def vjp(self, g: Any, out: Any, dy: Any) -> tuple[Any]:
         return (WindowSum.call(g, kernel=self.kernel, stride=self.stride, dilation=self.dilation),)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, dy: Any) -> Any:
+        (ddy,) = tangents
+        size = tuple(out.shape[out.ndim - len(self.kernel):])
+        return WindowSpread.call(ddy, size=size, kernel=self.kernel, stride=self.stride, dilation=self.dilation)
+
+    def batch(self, batched: tuple[bool, ...], g: Any, **params: Any) -> Any:
+        return WindowSpread.call(g, **params)  # the batch is one more leading axis
+
+
+def _argmax_index(x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
+    """Which tap of each window MaxPool sends the gradient to (its forward's choice)."""
+    op = MaxPool()
+    op.forward(x, kernel=kernel, stride=stride, dilation=dilation)
+    return op.index  # type: ignore[no-any-return]
+
+
+def _both_batched(batched: tuple[bool, ...], xs: tuple[Any, ...]) -> list[Any]:
+    """The operands with the batch on each: an unbatched one repeated along a new leading axis."""
+    n = batch_size(batched, xs)
+    return [x if b else Expand.call(Reshape.call(x, shape=(1, *x.shape)), shape=(n, *x.shape))
+            for x, b in zip(xs, batched)]

@@ -87,6 +87,9 @@ class Min(Max):
         self.axis, self.keepdim = axis, keepdim
         return np.min(x, axis=axis, keepdims=keepdim)
 
+    def batch(self, batched: tuple[bool, ...], x: Any, **params: Any) -> Any:
+        return Min.call(x, axis=shift(params["axis"]), keepdim=params["keepdim"])  # not Max's: it would take maxima
+
 
 @register
 class Prod(Function):

@@ -333,6 +333,14 @@ class Log1p(Function):
         with np.errstate(divide="ignore", invalid="ignore"):  # +inf at -1, as PyTorch
             return (g / (x + 1),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        with np.errstate(divide="ignore", invalid="ignore"):  # +inf at -1, as the vjp
+            return dx / (x + 1)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Expm1(Function):
@@ -345,6 +353,13 @@ class Expm1(Function):
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * Exp.call(x),)  # eˣ itself, not out + 1, which is 0 for x < -37 where eˣ is not
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        return dx * Exp.call(x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 @register
@@ -361,6 +376,14 @@ class Asin(Function):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # +inf at ±1, as PyTorch
             return (g / Sqrt.call(1 - x * x),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # +inf at ±1, as the vjp
+            return dx / Sqrt.call(1 - x * x)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Acos(Function):
@@ -376,6 +399,14 @@ class Acos(Function):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf at ±1, as PyTorch
             return (-(g / Sqrt.call(1 - x * x)),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # -inf at ±1, as the vjp
+            return -(dx / Sqrt.call(1 - x * x))
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Atan(Function):
@@ -390,6 +421,14 @@ class Atan(Function):
         with np.errstate(over="ignore"):  # x² overflows to inf for |x| > 1e154: the gradient is then 0
             return (g / (x * x + 1),)
 
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        with np.errstate(over="ignore"):  # as the vjp: 0 once x² overflows
+            return dx / (x * x + 1)
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
+
 
 @register
 class Erf(Function):
@@ -403,6 +442,14 @@ class Erf(Function):
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         with np.errstate(over="ignore"):  # x² overflows to inf for |x| > 1e154: exp(-inf) is the 0 wanted
             return (g * Exp.call(-(x * x)) * _TWO_OVER_SQRT_PI,)
+
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any) -> Any:
+        (dx,) = tangents
+        with np.errstate(over="ignore"):  # as the vjp: exp(-inf) is the 0 wanted
+            return dx * Exp.call(-(x * x)) * _TWO_OVER_SQRT_PI
+
+    def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
+        return elementwise(type(self), batched, xs, params)
 
 
 # --- erf: a Taylor polynomial around the nearest of 64 points on [0, 6] --------------------------------------------
