@@ -143,7 +143,7 @@ class _Writer:
             return name
         if v.kind == ARG:
             name = f"d{v.arg}"
-            self.prologue.append(f"{name} = t{v.arg}.data")
+            self.prologue.append(f"{name} = t{v.arg}._data")
         elif v.kind == CONST or (v.kind == LEAF and v.tensor is None):
             name = self.obj(v.array)
         elif v.index in self.plan.buffer_of:
@@ -165,7 +165,7 @@ class _Writer:
         self.closure.append((expected, v.array))  # the array last seen; rebound when the leaf's data changes
         self.nonlocal_names.append(expected)
         self.prologue += [
-            f"{name} = {tname}.data",
+            f"{name} = {tname}._data",  # the slot: `.data` is a property
             f"if {name} is not {expected}:",
             f"    if not SAME({name}, {self.obj(v.shape)}, {self.obj(v.dtype)}):",
             "        return MISS",
@@ -222,7 +222,7 @@ class _Writer:
             if not seen_effect:
                 self.names[v.index] = g
                 return None
-            return f"{self.value(v)} = {self.obj(v.tensor)}.data"
+            return f"{self.value(v)} = {self.obj(v.tensor)}._data"
         if k.tag == "store":
             target, v = k.args
             value = f"COPY({self.value(v)})" if v.kind == CONST else self.value(v)
@@ -329,7 +329,7 @@ class Program:
         plan = make_plan(tape)
         w = _Writer(plan)
         for i, array in tape.shared.items():
-            w.prologue += [f"if t{i}.data is not {w.obj(array)}:", "    return MISS_SHARED"]
+            w.prologue += [f"if t{i}._data is not {w.obj(array)}:", "    return MISS_SHARED"]
         w.write()
         self.source = w.source(tape.n_args)
         self.listing = describe(plan)  # one line per kernel, for debugging
