@@ -32,6 +32,19 @@ def _parameters(shape: tuple[int, ...], bias_size: int | None, dtype: Any) -> tu
     return weight, init.uniform_(Tensor.empty(bias_size, dtype=dtype, requires_grad=True), -bound, bound)
 
 
+def _channels(name: str, in_channels: int, out_channels: int, groups: int,
+              padding_mode: str) -> tuple[int, int, int]:
+    """A convolution's channel counts and groups, checked (groups must divide both), and its padding mode."""
+    sizes = (check_size(name, "in_channels", in_channels), check_size(name, "out_channels", out_channels),
+             check_size(name, "groups", groups))
+    if sizes[0] % sizes[2] or sizes[1] % sizes[2]:
+        raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
+                         f"divisible by groups ({groups})")
+    if padding_mode != "zeros":
+        raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+    return sizes
+
+
 class _ConvNd(Module):
     dims = 2
 
@@ -40,14 +53,8 @@ class _ConvNd(Module):
                  device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = type(self).__name__
-        self.in_channels = check_size(name, "in_channels", in_channels)
-        self.out_channels = check_size(name, "out_channels", out_channels)
-        self.groups = check_size(name, "groups", groups)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = _channels(name, in_channels, out_channels, groups,
+                                                                     padding_mode)
         nd = self.dims
         self.kernel_size = per_axis(name, "kernel_size", kernel_size, nd)
         self.stride = per_axis(name, "stride", stride, nd)
@@ -109,14 +116,8 @@ class ConvTranspose2d(Module):
                  padding_mode: str = "zeros", device: Any = None, dtype: Any = None) -> None:
         super().__init__()
         name = "ConvTranspose2d"
-        self.in_channels = check_size(name, "in_channels", in_channels)
-        self.out_channels = check_size(name, "out_channels", out_channels)
-        self.groups = check_size(name, "groups", groups)
-        if self.in_channels % self.groups or self.out_channels % self.groups:
-            raise ValueError(f"{name}: in_channels ({in_channels}) and out_channels ({out_channels}) must be "
-                             f"divisible by groups ({groups})")
-        if padding_mode != "zeros":
-            raise ValueError(f"{name}: only padding_mode='zeros' is supported, got {padding_mode!r}")
+        self.in_channels, self.out_channels, self.groups = _channels(name, in_channels, out_channels, groups,
+                                                                     padding_mode)
         self.kernel_size = per_axis(name, "kernel_size", kernel_size, 2)
         self.stride = per_axis(name, "stride", stride, 2)
         self.padding = per_axis(name, "padding", padding, 2, minimum=0)
