@@ -126,10 +126,11 @@ class JittedFunction:
         return self if instance is None else functools.partial(self, instance)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not (self.enabled and settings.enabled) or _capture.active is not None or grad_mode.state.detect_anomaly:
+        # grad_mode.fast: the settings as plain bools while no thread has switched them (one attribute read)
+        if not (self.enabled and settings.enabled) or _capture.active is not None or grad_mode.fast.detect_anomaly:
             return self.fn(*args, **kwargs)  # disabled, called while an outer jit captures, or debugging NaNs
         tensors: list[Tensor] = []
-        key = _key(args, kwargs, tensors) if args or kwargs else grad_mode.state.enabled
+        key = _key(args, kwargs, tensors) if args or kwargs else bool(grad_mode.fast.enabled)
         entry = self._cache.get(key)
         why = None
         if entry is not None and entry.run is not None:

@@ -57,7 +57,7 @@ class Adam(Optimizer):
                 grad = p.grad
                 if grad is None:
                     continue
-                g, data = grad.data, p.data  # `data` is updated in place; bump_version says so once
+                g, data = grad._data, p._data  # `data` is updated in place; bump_version says so once
                 state = self.state[id(p)]
                 state["step"] += 1
                 step = float(state["step"])

@@ -58,7 +58,7 @@ class SGD(Optimizer):
                 if type(g) is not np.ndarray:
                     g = g.data
                 if weight_decay != 0:
-                    g = g + weight_decay * p.data  # out of place: the gradient buffer may be shared
+                    g = g + weight_decay * p._data  # out of place: the gradient buffer may be shared
                 if momentum != 0:
                     state = self.state[id(p)]
                     if "momentum_buffer" not in state:  # momentum switched on after construction (OneCycleLR)
@@ -71,5 +71,5 @@ class SGD(Optimizer):
                         buf += (1 - dampening) * g
                     g = g + momentum * buf if nesterov else buf
                     state["step"] += 1
-                subtract_scaled(p.data, lr, g, self._scratch)  # p.data -= lr * g
+                subtract_scaled(p._data, lr, g, self._scratch)  # p.data -= lr * g (the slot: .data is a property)
                 bump_version(p)  # a graph recorded before this step can no longer be differentiated
