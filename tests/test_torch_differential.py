@@ -1,0 +1,140 @@
+"""Differential test: tinygrad_lite against PyTorch, forward values and gradients.
+
+Every op in tests/torch_diff_specs.py runs on the same hypothesis-drawn arrays (edge values, broadcasting,
+every axis form) in both libraries; results must agree in dtype, shape, NaN/inf positions, zero signs and
+value (dtype tolerance). The only allowed differences are docs/ops.md's "Intended differences from
+PyTorch" rows, each encoded below by name. Long run: HYPOTHESIS_PROFILE=long (tests/conftest.py).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="the differential suite compares against PyTorch (oracle extra)")
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+import tinygrad_lite as tl  # noqa: E402
+from tinygrad_lite.testing import strategies as tst  # noqa: E402
+
+import torch_diff_specs as S  # noqa: E402
+
+# A short run by default (whole file well under 40 s on 2 cores); the long profile multiplies it.
+EXAMPLES = max(1, int(os.environ.get("TL_MAX_EXAMPLES", "40")) // 4)
+if os.environ.get("HYPOTHESIS_PROFILE") == "long":
+    EXAMPLES = 300
+short = settings(max_examples=EXAMPLES, deadline=None)
+
+torch.set_num_threads(1)
+
+
+def _run_both(op: S.Op, arrays: list[np.ndarray], dtype: str, grad: bool, **kw):
+    ours_in = [S.to_tl(a, grad) for a in arrays]
+    theirs_in = [S.to_torch(a, grad) for a in arrays]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        ours = op.ours(*ours_in, **kw)
+    theirs = op.theirs(*theirs_in, **kw)
+    return ours_in, theirs_in, ours, theirs
+
+
+def _check_grads(ours_in, theirs_in, ours, theirs, dtype: str, what: str, seed: int = 0) -> None:
+    # A fixed random upstream gradient, so every output element's contribution is checked.
+    up = np.random.default_rng(seed).uniform(0.5, 1.5, size=theirs.shape).astype(dtype)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        (ours * tl.Tensor(up)).sum().backward()
+    (theirs * torch.tensor(up)).sum().backward()
+    for i, (a, b) in enumerate(zip(ours_in, theirs_in)):
+        S.assert_same(a.grad, b.grad, f"{what} grad[{i}]", dtype=dtype, scale=S.GRAD_SCALE)
+
+
+def _without_known(op: S.Op, x: np.ndarray) -> np.ndarray:
+    if op.known is None or x.dtype.kind != "f":
+        return x
+    return np.where(op.known(x), np.ones_like(x), x)
+
+
+def _params(ops):
+    return [pytest.param(op, dt, id=f"{op.name}-{dt}") for op in ops for dt in op.dtypes]
+
+
+@pytest.mark.parametrize("op,dtype", _params(S.UNARY))
+@short
+@given(data=st.data())
+def test_unary(op, dtype, data):
+    x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype)))
+    _, _, ours, theirs = _run_both(op, [x], dtype, False)
+    S.assert_same(ours, theirs, f"{op.name}({x!r})", zero_signs=op.zero_signs)
+    if op.grad and dtype in op.grad_dtypes:
+        x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype, edges="finite")))
+        _check_grads(*_run_both(op, [x], dtype, True), dtype, f"{op.name}({x!r})")
+
+
+@pytest.mark.parametrize("op,dtype", _params(S.BINARY))
+@short
+@given(data=st.data())
+def test_binary_broadcast(op, dtype, data):
+    sa, sb = data.draw(tst.broadcastable_shapes(2, max_dims=3, max_side=3))
+    a, b = data.draw(S.arrays(sa, dtype)), data.draw(S.arrays(sb, dtype))
+    if op.name == "div" and dtype not in S.FLOATS:
+        b = np.where(b == 0, 1, b).astype(dtype)  # integer / 0: NumPy warns, torch gives inf; kept apart
+    _, _, ours, theirs = _run_both(op, [a, b], dtype, False)
+    S.assert_same(ours, theirs, f"{op.name}({a!r}, {b!r})", zero_signs=op.zero_signs)
+    if op.grad and dtype in S.FLOATS:
+        a, b = data.draw(S.arrays(sa, dtype, edges="finite")), data.draw(S.arrays(sb, dtype, edges="finite"))
+        _check_grads(*_run_both(op, [a, b], dtype, True), dtype, f"{op.name}({a!r}, {b!r})")
+
+
+def _reduction_expect_dtype(op: S.Op, dtype: str) -> str | None:
+    if op.name == "mean" and dtype not in S.FLOATS:
+        return "float32"  # docs row: S.DOCS_ROW_INT_MEAN
+    return None
+
+
+@pytest.mark.parametrize("op,dtype", _params(S.REDUCTIONS))
+@short
+@given(data=st.data())
+def test_reduction_every_axis_form(op, dtype, data):
+    shape = data.draw(tst.shapes(min_dims=1, max_dims=3, max_side=4))
+    # axis=() is left out: torch reduces every axis for an empty dim list, NumPy (and tinygrad_lite) none.
+    axis = data.draw(tst.reduction_axes(len(shape), min_size=1))
+    keepdim = data.draw(st.booleans())
+    x = data.draw(S.arrays(shape, dtype))
+    if op.name in ("std", "var"):
+        # docs row S.DOCS_ROW_VAR_SMALL_N: only the warning differs, the inf/nan values are compared.
+        pass
+    _, _, ours, theirs = _run_both(op, [x], dtype, False, a=axis, k=keepdim)
+    what = f"{op.name}(axis={axis}, keepdim={keepdim})"
+    S.assert_same(ours, theirs, f"{what} of {x!r}", zero_signs=False, expect_dtype=_reduction_expect_dtype(op, dtype))
+    if op.grad and dtype in op.grad_dtypes:
+        x = data.draw(S.arrays(shape, dtype, edges="finite"))
+        if op.grad_magnitude:
+            lo, hi = op.grad_magnitude
+            x = np.where(x == 0, x, np.sign(x) * np.clip(np.abs(x), lo, hi)).astype(dtype)
+        _check_grads(*_run_both(op, [x], dtype, True, a=axis, k=keepdim), dtype, f"{what} of {x!r}")
+
+
+@pytest.mark.parametrize("reason,ours,theirs,x", [
+    pytest.param(*case, marks=pytest.mark.xfail(strict=True, reason=case[0]), id=case[0][:40])
+    for case in S.KNOWN_DIFFERENCES])
+def test_known_difference_still_differs(reason, ours, theirs, x):
+    S.assert_same(ours(tl.Tensor(x)), theirs(torch.tensor(x)), f"{reason}: {x!r}")
+
+
+def test_documented_int_mean_and_arg_dtypes():
+    """docs rows S.DOCS_ROW_INT_MEAN and S.DOCS_ROW_ARG: the only integer-reduction dtypes allowed to differ."""
+    x = np.array([[3, 1, 3], [0, 7, 7]], dtype=np.int64)
+    assert tl.Tensor(x).mean().numpy().dtype == np.float32
+    with pytest.raises(RuntimeError):
+        torch.tensor(x).mean()
+    for name in ("argmax", "argmin"):
+        for axis in (None, 0, 1, -1):
+            ours = getattr(tl.Tensor(x), name)(axis=axis).numpy()
+            theirs = getattr(torch.tensor(x), name)(dim=axis)
+            assert ours.dtype == np.int32 and theirs.dtype == torch.int64
+            np.testing.assert_array_equal(ours, theirs.numpy())  # ties: first index in both
