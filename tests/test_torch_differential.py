@@ -15,13 +15,12 @@ import pytest
 
 torch = pytest.importorskip("torch", reason="the differential suite compares against PyTorch (oracle extra)")
 
-from hypothesis import given, settings  # noqa: E402
+import torch_diff_specs as S  # noqa: E402
+from hypothesis import assume, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import tinygrad_lite as tl  # noqa: E402
 from tinygrad_lite.testing import strategies as tst  # noqa: E402
-
-import torch_diff_specs as S  # noqa: E402
 
 # A short run by default (whole file well under 40 s on 2 cores); the long profile multiplies it.
 EXAMPLES = max(1, int(os.environ.get("TL_MAX_EXAMPLES", "40")) // 4)
@@ -50,7 +49,10 @@ def _check_grads(ours_in, theirs_in, ours, theirs, dtype: str, what: str, seed: 
         (ours * tl.Tensor(up)).sum().backward()
     (theirs * torch.tensor(up)).sum().backward()
     for i, (a, b) in enumerate(zip(ours_in, theirs_in)):
-        S.assert_same(a.grad, b.grad, f"{what} grad[{i}]", dtype=dtype, scale=S.GRAD_SCALE)
+        # An absolute floor of a few eps: formulas like 1 - tanh(x)**2 cancel, so small gradients
+        # carry the rounding of their large intermediate terms. Gradient zero signs are not compared.
+        S.assert_same(a.grad, b.grad, f"{what} grad[{i}]", dtype=dtype, scale=S.GRAD_SCALE, zero_signs=False,
+                      grad_atol=8 * float(np.finfo(dtype).eps))
 
 
 def _without_known(op: S.Op, x: np.ndarray) -> np.ndarray:
@@ -69,7 +71,8 @@ def _params(ops):
 def test_unary(op, dtype, data):
     x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype)))
     _, _, ours, theirs = _run_both(op, [x], dtype, False)
-    S.assert_same(ours, theirs, f"{op.name}({x!r})", zero_signs=op.zero_signs)
+    S.assert_same(ours, theirs, f"{op.name}({x!r})", zero_signs=op.zero_signs,
+                  grad_atol=8 * float(np.finfo(dtype).eps) if op.cancels else 0.0)
     if op.grad and dtype in op.grad_dtypes:
         x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype, edges="finite")))
         _check_grads(*_run_both(op, [x], dtype, True), dtype, f"{op.name}({x!r})")
@@ -104,18 +107,26 @@ def test_reduction_every_axis_form(op, dtype, data):
     # axis=() is left out: torch reduces every axis for an empty dim list, NumPy (and tinygrad_lite) none.
     axis = data.draw(tst.reduction_axes(len(shape), min_size=1))
     keepdim = data.draw(st.booleans())
-    x = data.draw(S.arrays(shape, dtype))
+    x = _without_known(op, data.draw(S.arrays(shape, dtype)))
     if op.name in ("std", "var"):
         # docs row S.DOCS_ROW_VAR_SMALL_N: only the warning differs, the inf/nan values are compared.
         pass
     _, _, ours, theirs = _run_both(op, [x], dtype, False, a=axis, k=keepdim)
     what = f"{op.name}(axis={axis}, keepdim={keepdim})"
-    S.assert_same(ours, theirs, f"{what} of {x!r}", zero_signs=False, expect_dtype=_reduction_expect_dtype(op, dtype))
+    # var/std of equal values: the mean's rounding leaves torch ~eps * |x|**2 where ours is 0.
+    floor = 8 * float(np.finfo(dtype).eps) * (1 + float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0))))) ** 2 \
+        if op.cancels and dtype in S.FLOATS and x.size else 0.0
+    S.assert_same(ours, theirs, f"{what} of {x!r}", zero_signs=False, expect_dtype=_reduction_expect_dtype(op, dtype),
+                  grad_atol=floor)
     if op.grad and dtype in op.grad_dtypes:
         x = data.draw(S.arrays(shape, dtype, edges="finite"))
         if op.grad_magnitude:
             lo, hi = op.grad_magnitude
             x = np.where(x == 0, x, np.sign(x) * np.clip(np.abs(x), lo, hi)).astype(dtype)
+        if op.name in ("std", "var"):
+            # At zero spread the gradient is the mean's rounding noise in torch (0.46 for [1.9, 1.9, 1.9]).
+            spread = np.ptp(x, axis=axis if axis is not None else None, keepdims=True) if x.size else np.ones(1)
+            assume(bool(np.all(spread > 0.1)))
         _check_grads(*_run_both(op, [x], dtype, True, a=axis, k=keepdim), dtype, f"{what} of {x!r}")
 
 
