@@ -149,3 +149,100 @@ def test_documented_int_mean_and_arg_dtypes():
             theirs = getattr(torch.tensor(x), name)(dim=axis)
             assert ours.dtype == np.int32 and theirs.dtype == torch.int64
             np.testing.assert_array_equal(ours, theirs.numpy())  # ties: first index in both
+
+
+TF = torch.nn.functional
+TLF = tl.nn.functional
+
+
+def _axis_op(ours_name: str, theirs):
+    """softmax / log_softmax / cumsum: one axis, drawn negative or not."""
+    def case(data, dtype):
+        shape = data.draw(tst.shapes(min_dims=1, max_dims=3, max_side=4))
+        axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+        return [shape], lambda x: getattr(x, ours_name)(axis), lambda x: theirs(x, axis)
+    return case
+
+
+def _matmul(data, dtype):
+    n, k, m = (data.draw(st.integers(1, 4)) for _ in range(3))
+    batch = data.draw(tst.shapes(max_dims=2, max_side=3))
+    return [batch + (n, k), (k, m)], lambda a, b: a @ b, lambda a, b: a @ b
+
+
+def _where(data, dtype):
+    sc, sa, sb = data.draw(tst.broadcastable_shapes(3, max_dims=3, max_side=3))
+    cond = data.draw(S.arrays(sc, "bool"))
+    return [sa, sb], lambda a, b: tl.Tensor(cond).where(a, b), lambda a, b: torch.where(torch.tensor(cond), a, b)
+
+
+def _clip(data, dtype):
+    shape = data.draw(tst.shapes(max_dims=3))
+    lo = data.draw(st.floats(-2, 0, width=16))
+    hi = data.draw(st.floats(0, 2, width=16))
+    return [shape], lambda x: x.clip(lo, hi), lambda x: torch.clamp(x, lo, hi)
+
+
+def _movement(data, dtype):
+    shape = data.draw(tst.shapes(min_dims=2, max_dims=3, max_side=3))
+    order = data.draw(st.permutations(range(len(shape))))
+    flip = data.draw(st.integers(-len(shape), len(shape) - 1))
+    return ([shape], lambda x: x.permute(order).flip(flip).reshape(-1)[::2].pad((1, 2)),
+            lambda x: TF.pad(x.permute(order).flip(flip).reshape(-1)[::2], (1, 2)))
+
+
+def _loss(ours, theirs, target_elements):
+    def case(data, dtype):
+        shape = data.draw(tst.shapes(min_dims=1, max_dims=2))
+        target = data.draw(tst.arrays(shape, dtype, elements=target_elements))
+        red = data.draw(st.sampled_from(["mean", "sum", "none"]))
+        return ([shape], lambda x: ours(x, tl.Tensor(target), reduction=red),
+                lambda x: theirs(x, torch.tensor(target), reduction=red))
+    return case
+
+
+STRUCTURED = {
+    "softmax": _axis_op("softmax", torch.softmax),
+    "log_softmax": _axis_op("log_softmax", torch.log_softmax),
+    "cumsum": _axis_op("cumsum", torch.cumsum),
+    "matmul": _matmul,
+    "where": _where,
+    "clip": _clip,
+    "permute_flip_reshape_slice_pad": _movement,
+    "mse_loss": _loss(TLF.mse_loss, TF.mse_loss, st.floats(-3, 3, width=16)),
+    "l1_loss": _loss(TLF.l1_loss, TF.l1_loss, st.floats(-3, 3, width=16)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURED))
+@pytest.mark.parametrize("dtype", S.FLOATS)
+@short
+@given(data=st.data())
+def test_structured_ops(name, dtype, data):
+    """Forward on edge values, gradients on finite ones (float16 matmul: torch CPU has it, compared too)."""
+    shapes, ours_fn, theirs_fn = STRUCTURED[name](data, dtype)
+    edge = "finite" if name in ("matmul", "softmax", "log_softmax") else "all"  # inf - inf inside: convention
+    xs = [data.draw(S.arrays(s, dtype, edges=edge)) for s in shapes]
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        ours = ours_fn(*[tl.Tensor(x) for x in xs])
+    S.assert_same(ours, theirs_fn(*[torch.tensor(x) for x in xs]), f"{name}{tuple(xs)!r}", zero_signs=False,
+                  grad_atol=8 * float(np.finfo(dtype).eps) * (4 if name in ("matmul", "cumsum") else 1))
+    xs = [data.draw(S.arrays(s, dtype, edges="finite")) for s in shapes]
+    o_in, t_in = [S.to_tl(x, True) for x in xs], [S.to_torch(x, True) for x in xs]
+    _check_grads(o_in, t_in, ours_fn(*o_in), theirs_fn(*t_in), dtype, f"{name}{tuple(xs)!r}")
+
+
+@pytest.mark.parametrize("dtype", S.FLOATS + S.INTS)
+@short
+@given(data=st.data())
+def test_argmax_argmin(dtype, data):
+    """Indices equal (first index on ties; edge values drawn); dtype int32 by docs row S.DOCS_ROW_ARG."""
+    shape = data.draw(tst.shapes(min_dims=1, max_dims=3, max_side=4))
+    x = data.draw(S.arrays(shape, dtype))  # NaN counts as the largest and the smallest in both
+    axis = data.draw(st.one_of(st.none(), st.integers(-len(shape), len(shape) - 1)))
+    keepdim = data.draw(st.booleans()) if axis is not None else False
+    for name in ("argmax", "argmin"):
+        ours = getattr(tl.Tensor(x), name)(axis=axis, keepdim=keepdim)
+        theirs = getattr(torch.tensor(x), name)(dim=axis, keepdim=keepdim)
+        S.assert_same(ours, theirs, f"{name}({x!r}, axis={axis})", expect_dtype="int32")
