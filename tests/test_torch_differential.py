@@ -52,7 +52,7 @@ def _check_grads(ours_in, theirs_in, ours, theirs, dtype: str, what: str, seed: 
         # An absolute floor of a few eps: formulas like 1 - tanh(x)**2 cancel, so small gradients
         # carry the rounding of their large intermediate terms. Gradient zero signs are not compared.
         S.assert_same(a.grad, b.grad, f"{what} grad[{i}]", dtype=dtype, scale=S.GRAD_SCALE, zero_signs=False,
-                      grad_atol=8 * float(np.finfo(dtype).eps))
+                      atol_floor=8 * float(np.finfo(dtype).eps))
 
 
 def _without_known(op: S.Op, x: np.ndarray) -> np.ndarray:
@@ -72,7 +72,7 @@ def test_unary(op, dtype, data):
     x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype)))
     _, _, ours, theirs = _run_both(op, [x], dtype, False)
     S.assert_same(ours, theirs, f"{op.name}({x!r})", zero_signs=op.zero_signs,
-                  grad_atol=8 * float(np.finfo(dtype).eps) if op.cancels else 0.0)
+                  atol_floor=8 * float(np.finfo(dtype).eps) if op.cancels else 0.0)
     if op.grad and dtype in op.grad_dtypes:
         x = _without_known(op, data.draw(S.arrays(tst.shapes(max_dims=3), dtype, edges="finite")))
         _check_grads(*_run_both(op, [x], dtype, True), dtype, f"{op.name}({x!r})")
@@ -108,16 +108,14 @@ def test_reduction_every_axis_form(op, dtype, data):
     axis = data.draw(tst.reduction_axes(len(shape), min_size=1))
     keepdim = data.draw(st.booleans())
     x = _without_known(op, data.draw(S.arrays(shape, dtype)))
-    if op.name in ("std", "var"):
-        # docs row S.DOCS_ROW_VAR_SMALL_N: only the warning differs, the inf/nan values are compared.
-        pass
+    # docs row S.DOCS_ROW_VAR_SMALL_N (N <= correction): only the warning differs; the inf/nan values are compared.
     _, _, ours, theirs = _run_both(op, [x], dtype, False, a=axis, k=keepdim)
     what = f"{op.name}(axis={axis}, keepdim={keepdim})"
     # var/std of equal values: the mean's rounding leaves torch ~eps * |x|**2 where ours is 0.
     floor = 8 * float(np.finfo(dtype).eps) * (1 + float(np.nanmax(np.abs(np.where(np.isfinite(x), x, 0))))) ** 2 \
         if op.cancels and dtype in S.FLOATS and x.size else 0.0
     S.assert_same(ours, theirs, f"{what} of {x!r}", zero_signs=False, expect_dtype=_reduction_expect_dtype(op, dtype),
-                  grad_atol=floor)
+                  atol_floor=floor)
     if op.grad and dtype in op.grad_dtypes:
         x = data.draw(S.arrays(shape, dtype, edges="finite"))
         if op.grad_magnitude:
@@ -227,7 +225,7 @@ def test_structured_ops(name, dtype, data):
         warnings.simplefilter("ignore")
         ours = ours_fn(*[tl.Tensor(x) for x in xs])
     S.assert_same(ours, theirs_fn(*[torch.tensor(x) for x in xs]), f"{name}{tuple(xs)!r}", zero_signs=False,
-                  grad_atol=8 * float(np.finfo(dtype).eps) * (4 if name in ("matmul", "cumsum") else 1))
+                  atol_floor=8 * float(np.finfo(dtype).eps) * (4 if name in ("matmul", "cumsum") else 1))
     xs = [data.draw(S.arrays(s, dtype, edges="finite")) for s in shapes]
     o_in, t_in = [S.to_tl(x, True) for x in xs], [S.to_torch(x, True) for x in xs]
     _check_grads(o_in, t_in, ours_fn(*o_in), theirs_fn(*t_in), dtype, f"{name}{tuple(xs)!r}")

@@ -90,7 +90,7 @@ def assert_same(
     dtype: str | None = None,
     scale: float = 1.0,
     zero_signs: bool = True,
-    grad_atol: float = 0.0,
+    atol_floor: float = 0.0,
     expect_dtype: str | None = None,
 ) -> None:
     """Equal dtype (or `expect_dtype`, a documented difference) and shape; NaN and inf positions equal;
@@ -115,7 +115,7 @@ def assert_same(
         g64[fin],
         w64[fin],
         rtol=rtol * scale,
-        atol=max(atol * scale, grad_atol),
+        atol=max(atol * scale, atol_floor),
         err_msg=f"{what}: values differ\n{got}\n{want}",
     )
     if zero_signs:
