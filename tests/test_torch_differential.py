@@ -220,6 +220,8 @@ def test_structured_ops(name, dtype, data):
     """Forward on edge values, gradients on finite ones (float16 matmul: torch CPU has it, compared too)."""
     shapes, ours_fn, theirs_fn = STRUCTURED[name](data, dtype)
     edge = "finite" if name in ("matmul", "softmax", "log_softmax") else "all"  # inf - inf inside: convention
+    if name == "cumsum" and dtype == "float16":
+        edge = "none"  # float16 cumsum accumulates in float16 here: S.KNOWN_DIFFERENCES
     xs = [data.draw(S.arrays(s, dtype, edges=edge)) for s in shapes]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
