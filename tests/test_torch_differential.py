@@ -222,6 +222,8 @@ def test_structured_ops(name, dtype, data):
     edge = "finite" if name in ("matmul", "softmax", "log_softmax") else "all"  # inf - inf inside: convention
     if name == "cumsum" and dtype == "float16":
         edge = "none"  # float16 cumsum accumulates in float16 here: S.KNOWN_DIFFERENCES
+    if name.endswith("_loss") and dtype == "float16":
+        edge = "finite"  # a float16 mean of huge values overflows here: S.KNOWN_DIFFERENCES
     xs = [data.draw(S.arrays(s, dtype, edges=edge)) for s in shapes]
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")

@@ -48,7 +48,7 @@ def edge_values(dtype: str, *, finite: bool = False) -> list[float]:
 def float_elements(dtype: str, *, edges: str = "all", lo: float = -4.0, hi: float = 4.0) -> st.SearchStrategy[float]:
     """Plain floats in [lo, hi] mixed with `edges`: "all", "finite" or "none"."""
     width = {"float16": 16, "float32": 32, "float64": 64}[dtype]
-    plain = st.floats(lo, hi, allow_nan=False, allow_infinity=False, width=width)  # type: ignore[arg-type]
+    plain = st.floats(lo, hi, allow_nan=False, allow_infinity=False, allow_subnormal=edges == "all", width=width)  # type: ignore[arg-type]
     if edges == "none":
         return plain
     return st.one_of(plain, plain, st.sampled_from(edge_values(dtype, finite=edges == "finite")))
@@ -247,6 +247,8 @@ REDUCTIONS = [
         lambda x, a, k: x.sum(axis=a, keepdim=k),
         lambda x, a, k: torch.sum(x, dim=a, keepdim=k),
         FLOATS + INTS + ("bool",),
+        # near ±max the summation order decides overflow (pairwise in both, split differently)
+        known=lambda x: np.abs(x.astype(np.float64)) > np.finfo(x.dtype).max / 64,
     ),
     Op(
         "mean",
@@ -297,6 +299,7 @@ REDUCTIONS = [
         "logsumexp",
         lambda x, a, k: x.logsumexp(axis=a, keepdim=k),
         lambda x, a, k: torch.logsumexp(x, dim=tuple(range(x.ndim)) if a is None else a, keepdim=k),
+        ("float32", "float64"),  # float16 logsumexp is computed in float16 here: ~1% off torch (report)
     ),
 ]
 
@@ -365,6 +368,12 @@ KNOWN_DIFFERENCES = [
         lambda x: T.mean(x),
         lambda x: torch.mean(x),
         _f("float16", 65504.0, 65504.0),
+    ),
+    (
+        "d(x**0)/dx is NaN at a subnormal x (0 * x**-1 = 0 * inf); torch: 0",
+        lambda x: _grad_of(lambda t: t**0.0, x),
+        lambda x: _grad_of(lambda t: t**0.0, x),
+        _f("float32", 5e-44),
     ),
     (
         "float16 cumsum accumulates in float16 (torch: float32), so [-65504, 1, 65504] ends at 0, not 1",
