@@ -24,9 +24,12 @@ from tinygrad_lite.testing import strategies as tst  # noqa: E402
 
 # A short run by default (whole file well under 40 s on 2 cores); the long profile multiplies it.
 EXAMPLES = max(1, int(os.environ.get("TL_MAX_EXAMPLES", "40")) // 4)
-if os.environ.get("HYPOTHESIS_PROFILE") == "long":
+LONG = os.environ.get("HYPOTHESIS_PROFILE") == "long"
+if LONG:
     EXAMPLES = 300
-short = settings(max_examples=EXAMPLES, deadline=None)
+# The short run (CI) draws the same examples every time: a difference it has not met yet is for the long
+# run, which explores (`HYPOTHESIS_PROFILE=long`), to find and pin, not for a CI run to trip over by chance.
+short = settings(max_examples=EXAMPLES, deadline=None, derandomize=not LONG)
 
 torch.set_num_threads(1)
 
