@@ -511,7 +511,6 @@ ALLOWED_DATA_READS = {
     "nn/serialization.py": {"arr = value.data if": "saving: outside jitted steps"},
     "transforms.py": {"np.ones_like(out.data)": "shape and dtype only (the root gradient is all ones)"},
     "data_checks.py": {"t.data for t in tensors": "the check itself, recorded for every replay"},
-    "function.py": {"return x.data if": "data_of: for arrays the jit traces (vjp on plain arrays)"},
     "derivatives.py": {"c if create else c.data for": "a cotangent's own array handed to the walk as a root gradient"},
     "data.py": {"array = source.data": "DataLoader: batching happens outside jitted steps",
                 "array = Tensor(source).data": "DataLoader: batching happens outside jitted steps"},

@@ -90,11 +90,6 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
-def data_of(x: Any) -> Any:
-    """The array behind an input that is data, never differentiated (labels, masks), also under create_graph."""
-    return x.data if isinstance(x, TensorCore) else x
-
-
 class NumpyFn(Function):
     """`func` applied to the inputs' arrays, a result with no gradient: labels, masks, indices, argmax.
 
