@@ -34,6 +34,14 @@ def reduce_loss(loss: Tensor, reduction: str) -> Tensor:
     return loss.sum() if reduction == "sum" else loss
 
 
+def softmax_cross_entropy(logits: Tensor, labels: Tensor, shape: tuple[int, ...], ignore_index: int,
+                          label_smoothing: float, reduction: str) -> Tensor:
+    """The fused primitive on logits (N, C) and labels (N,); unreduced losses take the labels' `shape`."""
+    losses = apply(SoftmaxCrossEntropy, logits, labels, ignore_index=ignore_index, smoothing=float(label_smoothing),
+                   reduction=check_reduction(reduction))
+    return losses.reshape(shape) if reduction == "none" else losses
+
+
 def reduce_rows(loss: Tensor, total: Tensor, shape: tuple[int, ...], reduction: str) -> Tensor:
     """PyTorch's rule for class-index losses: "mean" divides by `total`, the weight of the rows not ignored.
     Nothing counted (every row ignored or weighted 0) gives nan with zero gradients, as PyTorch."""
@@ -108,9 +116,7 @@ class NNMixin:
         if x.ndim != 2:  # one row per label
             x, y = x.reshape(-1, classes), y.reshape(-1)
         # The labels are an input of the primitive (not a constant in it), so a jit replays each batch's labels.
-        losses = apply(SoftmaxCrossEntropy, x, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
-        kept = apply(NumpyFn, y, func=kept_count, ignore_index=ignore_index, dtype=x.dtype)
-        return reduce_rows(losses, kept, labels.shape, reduction)
+        return softmax_cross_entropy(x, y, labels.shape, ignore_index, label_smoothing, reduction)
 
     def binary_crossentropy(self: Tensor, Y: Any, reduction: str = "mean") -> Tensor:
         """-(Y·log p + (1-Y)·log(1-p)) for probabilities p = self; each log is clamped at -100 as PyTorch."""
@@ -139,6 +145,11 @@ def out_of_range_labels(labels: np.ndarray, classes: int, ignore_index: int) -> 
 
 
 def _labels_in_range(labels: np.ndarray, classes: int, ignore_index: int) -> None:
+    # One reduction for the common case (runs on every step): seen as unsigned, a negative label is huge,
+    # so the largest is below `classes` exactly when every label lies in [0, classes).
+    unsigned = labels.view(labels.dtype.str.replace("i", "u")) if labels.dtype.kind == "i" else labels
+    if labels.size == 0 or unsigned.max() < classes:
+        return
     if out_of_range_labels(labels, classes, ignore_index).size:
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                          f"got values from {labels.min()} to {labels.max()}")
@@ -151,11 +162,6 @@ def _kept_labels(labels: np.ndarray, ignore_index: int) -> np.ndarray:
 
 def kept_mask(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
     return (labels != ignore_index).reshape(-1).astype(dtype)
-
-
-def kept_count(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
-    """How many labels are not `ignore_index` (0-d, in the loss's dtype)."""
-    return (labels != ignore_index).sum(dtype=dtype)  # type: ignore[no-any-return]
 
 
 def _one_if_zero(total: np.ndarray) -> np.ndarray:

@@ -18,17 +18,16 @@ import numpy as np
 from .._nn_ops import (
     _kept_labels,
     check_reduction,
-    kept_count,
     kept_mask,
     out_of_range_labels,
     reduce_loss,
     reduce_rows,
+    softmax_cross_entropy,
 )
 from ..data_checks import check
 from ..function import NumpyFn
 from ..node import apply
 from ..ops.layernorm import LayerNorm
-from ..ops.softmax import SoftmaxCrossEntropy
 from ..tensor import Tensor
 
 
@@ -187,9 +186,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None, ignore_index: 
     if w is None and not is_float:  # the common case, one fused primitive (as Tensor.sparse_categorical_crossentropy)
         labels = _class_indices("cross_entropy", x.shape, target, classes, ignore_index)
         y = (target if isinstance(target, Tensor) else Tensor._wrap(labels)).reshape(-1)
-        loss = apply(SoftmaxCrossEntropy, logits, y, ignore_index=ignore_index, smoothing=float(label_smoothing))
-        kept = apply(NumpyFn, y, func=kept_count, ignore_index=ignore_index, dtype=logits.dtype)
-        return reduce_rows(loss, kept, labels.shape, reduction)
+        return softmax_cross_entropy(logits, y, labels.shape, ignore_index, label_smoothing, reduction)
     logp = logits.log_softmax(-1)
     weighted_logp = logp if w is None else logp * w
     if is_float:

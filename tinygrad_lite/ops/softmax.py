@@ -1,7 +1,8 @@
 """log_softmax, and softmax cross-entropy against class labels, as primitives. Fused for speed and
 stability: the composite x - logsumexp(x) costs about twenty small kernels forward and backward;
-LogSoftmax costs nine and shifts by the max. SoftmaxCrossEntropy replaces the eight nodes of
-log_softmax, picking each row's label, masking ignored rows and smoothing, with one."""
+LogSoftmax costs nine and shifts by the max. SoftmaxCrossEntropy replaces the dozen nodes of
+log_softmax, picking each row's label, masking ignored rows, smoothing and the mean over the rows kept,
+with one."""
 from __future__ import annotations
 
 from typing import Any
@@ -48,51 +49,98 @@ class LogSoftmax(Function):
 @register
 class SoftmaxCrossEntropy(Function):
     """loss_i = -Σ_c q_ic · log_softmax(x)_ic for logits x (N, C) and integer labels (N,), with the target
-    q_i = (1-ε)·onehot(label_i) + ε/C; 0 on rows labelled `ignore_index`.
-    d loss_i / d x_i = softmax(x_i) - q_i (0 on ignored rows); the labels get no gradient."""
+    q_i = (1-ε)·onehot(label_i) + ε/C; 0 on rows labelled `ignore_index`. `reduction` "none" gives the
+    rows, "sum" their sum, "mean" their sum over the number of rows kept (nan when none is, as PyTorch).
+    d loss_i / d x_i = softmax(x_i) - q_i (0 on ignored rows; over the count for "mean"); labels get none.
 
-    __slots__ = ("ignore_index", "smoothing")
+    The reduction is part of the primitive because the loss is usually the last op of a step, where a
+    sum, a count of the kept rows and a division would be four more nodes on a (N,) vector.
+    """
 
-    def forward(self, x: np.ndarray, labels: np.ndarray, ignore_index: int, smoothing: float) -> np.ndarray:
-        self.ignore_index, self.smoothing = ignore_index, smoothing
-        logp = LogSoftmax().forward(x, axis=1)
+    __slots__ = ("ignore_index", "smoothing", "reduction", "logp")
+
+    def forward(self, x: np.ndarray, labels: np.ndarray, ignore_index: int, smoothing: float,
+                reduction: str = "none") -> np.ndarray:
+        self.ignore_index, self.smoothing, self.reduction = ignore_index, smoothing, reduction
+        logp = self.logp = LogSoftmax().forward(x, axis=1)  # kept: its exp is the softmax the vjp needs
         kept = labels != ignore_index
         picked = logp[np.arange(len(labels)), np.where(kept, labels, 0)]
         loss = -picked if smoothing == 0 else -(1 - smoothing) * picked - smoothing * logp.mean(axis=1)
-        return np.where(kept, loss, np.zeros((), x.dtype))
+        loss = np.where(kept, loss, np.zeros((), x.dtype))
+        if reduction == "none":
+            return loss  # type: ignore[no-any-return]
+        total = loss.sum()
+        if reduction == "sum":
+            return total  # type: ignore[no-any-return]
+        with np.errstate(invalid="ignore"):  # every row ignored: 0/0 is nan, as PyTorch
+            return np.divide(total, kept.sum(dtype=x.dtype))  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, labels: Any) -> tuple[Any, None]:
-        # Written with Prim.call so that under create_graph the gradient is itself differentiable.
         rows, classes = x.shape
-        params = {"classes": classes, "smoothing": self.smoothing, "dtype": x.dtype}
-        if isinstance(labels, TensorCore):  # create_graph: labels are data (no gradient), computed on as a node
-            target = apply(NumpyFn, labels, func=_target, **params)
-            kept = apply(NumpyFn, labels, func=_kept_rows, ignore_index=self.ignore_index)
+        if isinstance(x, TensorCore):  # create_graph: the gradient is itself differentiable, so built of nodes
+            target, kept = label_target(labels, classes, x.dtype, self.ignore_index, self.smoothing)
+            diff = Exp.call(LogSoftmax.call(x, axis=1)) * kept - target
+            if self.reduction == "mean":
+                count = apply(NumpyFn, labels, func=_kept_at_least_one, ignore_index=self.ignore_index, dtype=x.dtype)
+                return diff * (g / count), None
+            return diff * (Reshape.call(g, shape=(rows, 1)) if self.reduction == "none" else g), None
+        # Arrays (a plain backward, or the jit's recording): the softmax from the forward's log_softmax, and
+        # as few kernels as the rule allows, since this runs on every training step.
+        kept = labels != self.ignore_index
+        hit = labels[:, None] == np.arange(classes)
+        if self.smoothing == 0:
+            diff = np.exp(self.logp) - hit
         else:
-            target, kept = _target(labels, **params), _kept_rows(labels, self.ignore_index)
-        diff = (Exp.call(LogSoftmax.call(x, axis=1)) - target) * kept
-        return Reshape.call(g, shape=(rows, 1)) * diff, None
+            diff = np.exp(self.logp) - (hit * (1 - self.smoothing) + self.smoothing / classes).astype(x.dtype)
+        np.multiply(diff, kept[:, None], out=diff)
+        if self.reduction == "none":
+            return diff * g.reshape((rows, 1)), None
+        if self.reduction == "mean":  # nothing kept: diff is 0, and so is the gradient (as PyTorch)
+            g = g / np.maximum(kept.sum(dtype=x.dtype), 1)
+        return diff * g, None
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, labels: Any) -> Any:
         dx = tangents[0]  # labels are data: they have no tangent
         target, kept = label_target(labels, x.shape[1], x.dtype, self.ignore_index, self.smoothing)
-        return Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) * kept - target) * dx, axis=(1,), keepdim=False)
+        rows = Sum.call((Exp.call(LogSoftmax.call(x, axis=1)) * kept - target) * dx, axis=(1,), keepdim=False)
+        if self.reduction == "none":
+            return rows
+        total = Sum.call(rows, axis=(0,), keepdim=False)
+        if self.reduction == "sum":
+            return total
+        if isinstance(labels, TensorCore):
+            count = apply(NumpyFn, labels, func=_kept_at_least_one, ignore_index=self.ignore_index, dtype=x.dtype)
+        else:
+            count = _kept_at_least_one(labels, self.ignore_index, x.dtype)
+        return total / count
 
     def batch(self, batched: tuple[bool, ...], x: Any, labels: Any, **params: Any) -> Any:
-        # One example's rows, for every example: all rows in one call, then split by example again.
+        # One example's rows, for every example: all rows in one call, then split by example again and
+        # reduced per example.
         n = batch_size(batched, (x, labels))
         if not batched[0]:
             x = Expand.call(x.reshape((1, *x.shape)), shape=(n, *x.shape))
         if not batched[1]:
             labels = Expand.call(labels.reshape((1, *labels.shape)), shape=(n, *labels.shape))
-        rows = SoftmaxCrossEntropy.call(x.reshape((-1, x.shape[-1])), labels.reshape((-1,)), **params)
-        return rows.reshape((n, -1))
+        reduction = params.get("reduction", "none")
+        rows = SoftmaxCrossEntropy.call(x.reshape((-1, x.shape[-1])), labels.reshape((-1,)),
+                                        **{**params, "reduction": "none"}).reshape((n, -1))
+        if reduction == "none":
+            return rows
+        total = Sum.call(rows, axis=(1,), keepdim=False)
+        if reduction == "sum":
+            return total
+        counts = apply(NumpyFn, labels, func=_kept_per_example, ignore_index=params["ignore_index"], dtype=x.dtype)
+        return total / counts[0] + counts[1]
 
-def _target(labels: np.ndarray, classes: int, smoothing: float, dtype: np.dtype) -> np.ndarray:
-    """(1-ε)·onehot(labels) + ε/C, one row per label."""
-    hit = (labels[:, None] == np.arange(classes)).astype(dtype)
-    return hit * (1 - smoothing) + smoothing / classes  # type: ignore[no-any-return]
+
+def _kept_at_least_one(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    """The number of rows kept, or 1 when there is none (a divisor for the gradient, whose rows are all 0)."""
+    return np.maximum((labels != ignore_index).sum(dtype=dtype), 1)  # type: ignore[no-any-return]
 
 
-def _kept_rows(labels: np.ndarray, ignore_index: int) -> np.ndarray:
-    return (labels != ignore_index)[:, None]  # type: ignore[no-any-return]
+def _kept_per_example(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
+    """Per example (rows of labels): [the kept count or 1, and 0 or nan where none is kept] - the divisor and
+    the term that makes an example with every row ignored nan, as the unbatched mean."""
+    count = (labels.reshape(len(labels), -1) != ignore_index).sum(axis=1, dtype=dtype)
+    return np.stack([np.maximum(count, 1), np.where(count == 0, np.nan, 0).astype(dtype)])
