@@ -40,7 +40,7 @@ def test_the_article_network_graph() -> None:
     loss = 0.5 * ((ao - y) ** 2).sum()
     labels, attrs, edges = parse(loss.to_dot(names={"X": X, "y": y, "wh": wh, "wo": wo, "loss": loss}))
     titles = sorted(lines[0] for lines in labels.values())
-    ops = ["Matmul", "Sigmoid", "Matmul", "Sigmoid", "Sub", "Mul", "Sum", "loss = Mul"]
+    ops = ["Matmul", "Sigmoid", "Matmul", "Sigmoid", "Sub", "Square", "Sum", "loss = Mul"]
     leaves = ["X", "y", "wh", "wo", "constant 0.5"]
     assert len(labels) == len(ops) + len(leaves)
     assert titles == sorted(ops + leaves)
@@ -53,9 +53,9 @@ def test_the_article_network_graph() -> None:
     # X @ wh: X is argument 0 and wh argument 1 of the first matmul
     first_matmul = next(head for tail, head, _ in edges if tail == by_title["wh"])
     assert (by_title["X"], first_matmul, "0") in edges and (by_title["wh"], first_matmul, "1") in edges
-    # (ao - y) ** 2 is recorded as d * d: two edges from Sub into the same Mul, positions 0 and 1
+    # (ao - y) ** 2 is one Square node: one edge from Sub into it (one input: no position label)
     sub = by_title["Sub"]
-    assert sorted(pos for tail, _, pos in edges if tail == sub) == ["0", "1"]
+    assert [(head, pos) for tail, head, pos in edges if tail == sub] == [(by_title["Square"], None)]
     # every edge leads into an op, and nodes come before the ops that use them
     order = {node: i for i, node in enumerate(labels)}
     assert all(order[tail] < order[head] and labels[head][0] in ops for tail, head, _ in edges)

@@ -69,7 +69,7 @@ class ElementwiseMixin:
     def pow(self: Tensor, x: Operand, reverse: bool = False) -> Tensor:
         """x ** y. Integer exponents of float tensors keep the tensor's dtype."""
         if not reverse and type(x) in (int, float) and x == 2:  # type first: a Tensor's == is elementwise
-            return self * self  # NumPy squares exactly this way; it saves a power and its log in backward
+            return self.square()  # NumPy squares exactly this way; it saves a power and its log in backward
         a, b = binary_operands(self, x, reverse)
         if a.dtype.kind != "f" and b.dtype.kind != "f" and decide(_any_negative, b):
             a, b = _float(a), _float(b)  # NumPy refuses integers to negative integer powers
@@ -249,7 +249,8 @@ class ElementwiseMixin:
         return self if self.data.dtype.kind == "b" else apply(U.Sign, self)
 
     def square(self: Tensor) -> Tensor:
-        return self * self
+        """x * x, as one node (NumPy would make a bool tensor's square int8: that stays `x * x`)."""
+        return self * self if self.dtype.kind == "b" else apply(U.Square, self)
 
     def reciprocal(self: Tensor) -> Tensor:
         return 1.0 / _float(self)

@@ -36,12 +36,10 @@ _IN_PLACE = {np.copyto, np.put, np.put_along_axis, np.place, np.putmask, np.fill
 _DATA_SHAPED = {np.nonzero, np.flatnonzero, np.argwhere, np.unique, np.compress, np.extract}
 
 
-def _transpose_all(a: np.ndarray) -> np.ndarray:
-    return a.T
-
-
-def _swap_last(a: np.ndarray) -> np.ndarray:
-    return a.mT
+# `.T` and `.mT` as replay kernels: attrgetter is a C call, where a Python function would add a frame to
+# each of the three transposes of a small step's backward.
+_transpose_all = operator.attrgetter("T")
+_swap_last = operator.attrgetter("mT")
 
 
 def _errstate() -> tuple[tuple[str, str], ...]:
