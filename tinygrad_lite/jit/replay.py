@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import engine
+from .. import _errstate, engine
 from ..tensor import Tensor
 from .ir import ARG, CONST, LEAF, JitError, Tape, TensorRef, Value, copy_array
 from .plan import Plan, describe, make_plan
@@ -72,18 +72,9 @@ def _alone(expr: str, make: Callable[[], np.ndarray]) -> int:
     return int(probe())
 
 
-def _fast_errstate() -> tuple[Any, Any, Any] | None:
-    """NumPy 2 keeps the floating-point error settings in a context variable that np.errstate sets with an
-    object from _make_extobj; calling those two directly saves most of np.errstate's cost. With another
-    NumPy (or if the internals move) the replay uses np.errstate itself."""
-    try:
-        from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _extobj_contextvar.set, _extobj_contextvar.reset, _make_extobj
+_FAST_ERRSTATE = _errstate.FAST
 
 
-_FAST_ERRSTATE = _fast_errstate()
 def _branch_changed(name: str) -> None:
     raise JitError(f"jit: a replay found that {name} came out differently than during the capture, after the step "
                    f"had already changed state (an optimizer update, a stored gradient or a random draw), so it "

@@ -33,6 +33,8 @@ class Sum(Function):
         return x.sum(axis=axis, keepdims=keepdim)  # the method skips np.sum's Python wrapper
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
+        if type(g) is np.ndarray and g.ndim == 0:  # a full sum (the usual loss): what Expand makes of it, directly
+            return (np.full(x.shape, g, dtype=g.dtype),)
         if not self.keepdim:
             g = Reshape.call(g, shape=kept_shape(x.shape, self.axis))
         return (Expand.call(g, shape=x.shape),)
