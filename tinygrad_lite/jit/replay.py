@@ -217,10 +217,10 @@ class _Writer:
         if k.tag == "store":
             target, v = k.args
             value = f"COPY({self.value(v)})" if v.kind == CONST else self.value(v)
-            t = self.expr(target)  # the engine's _store, with its common case written out (and wrapped
-            # already, which `.grad` would do on the optimizer's first read anyway)
+            t = self.expr(target)  # the engine's `store`, with its common case written out: a bare array, as
+            # the eager walk leaves it (`.grad` wraps it on first read; optimizers read the slot)
             return (self.saved(t) +
-                    f"if {t}._grad is None:\n    {t}._grad = WRAP({value})\nelse:\n    STORE({t}, {value})")
+                    f"if {t}._grad is None:\n    {t}._grad = {value}\nelse:\n    STORE({t}, {value})")
         if k.tag == "guard":
             v = self.value(k.args[0]) if k.args else ""
             if k.fn is not None:  # a decision library code took on the data (data_checks.decide)
