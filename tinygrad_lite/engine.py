@@ -150,8 +150,14 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
     watch = anomaly or rec is not None  # one test per node decides whether anyone looks at its VJP
     keep = set() if capture is None else {id(t) for t in capture}  # their gradients are the result: kept
     last_write = node.last_write  # nodes recorded after the last in-place write anywhere need no version check
-    while queue:
-        t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
+    # The one node waiting when the heap is empty (a chain's next link) skips the heap: a push and a pop
+    # are a tenth of a small node's cost. Any other node found sends it into the heap first.
+    chained: Tensor | None = None
+    while queue or chained is not None:
+        if chained is not None:
+            t, chained = chained, None
+        else:
+            t = pop(queue)[1]  # the walk keeps no other reference, so a processed tensor can be freed at once
         g = grads[t] if keep and id(t) in keep else grads.pop(t)
         ctx: Any = t._ctx
         n = ctx.arity
@@ -196,7 +202,12 @@ def _walk(grads: dict[Tensor, Any], retain_graph: bool, capture: Sequence[Tensor
                     leaves.append(p)
                     if gp is g:  # also t's `.grad`: the leaf must store a copy
                         handed_on.add(id(gp))
+                elif chained is None and not queue:
+                    chained = p
                 else:
+                    if chained is not None:
+                        push(queue, (-chained._ctx.seq, chained))  # type: ignore[union-attr]  # not a leaf
+                        chained = None
                     push(queue, (-p._ctx.seq, p))
             elif id(p) in owned:
                 np.add(old, gp, old)
