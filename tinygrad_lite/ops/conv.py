@@ -10,11 +10,12 @@ or crops first):
 Conv is bilinear, so d Conv = (ConvTranspose(g, w), ConvWeight(x, g)), and the VJPs of the other two are
 again these three: gradients of any order stay inside the family.
 
-Each call takes a strided view of the windows (`sliding_window_view`, no copy), copies it once into
-columns laid out (groups, C/G·K, N·P), and makes one batched BLAS matmul; ConvTranspose adds the columns
-back onto the image with one strided add per kernel offset (col2im), never a Python loop over pixels.
-The adds write into a fresh array, which the jit cannot trace: it replays ConvTranspose as one call of
-its method (listed in the jitted function's `fallbacks`), which is exactly the eager computation.
+Conv and ConvWeight take a strided view of the windows (`sliding_window_view`, no copy), copy it once
+into columns laid out (groups, C/G·K, N·P), and make one batched BLAS matmul. ConvTranspose makes no
+columns: per kernel tap, one small matmul gives that tap's part of the image, added at once with one
+strided add (col2im tap by tap), never a Python loop over pixels. The adds write into a fresh array,
+which the jit cannot trace: it replays ConvTranspose as one call of its method (listed in the jitted
+function's `fallbacks`), which is exactly the eager computation.
 
 Results come out as (N, Co, *O) views of a (Co, N, *O) array: the layout the next layer's im2col reads
 fastest, and no extra copy.
@@ -95,6 +96,26 @@ def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
     return add_taps(parts, cols.shape[:cols.ndim - 2 * nd], outs, size, kernel, stride, dilation, cols.dtype)
 
 
+def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
+    """ConvTranspose: g (N, Co, *O) and w (Co, C/G, *K) -> (N, C, *size), one kernel tap at a time.
+
+    Each tap's part of the image is one small matmul, (G, C/G, Co/G) @ (G, Co/G, N·P), added at once at that
+    tap's positions: never the (C·K, N·P) columns of all taps together (the largest temporary of a CNN's
+    backward, alive next to the forward's activations), and each part is added while it is still in cache.
+    The image is (C, N, *size), the forward's layout, returned as an (N, C, *size) view."""
+    n, co, cg = g.shape[0], w.shape[0], w.shape[1]
+    kernel, outs = w.shape[2:], g.shape[2:]
+    gm = _grouped(g, groups)  # (G, Co/G, N·P)
+    wt = w.reshape(groups, co // groups, cg, math.prod(kernel)).transpose(3, 0, 2, 1)  # (K, G, C/G, Co/G)
+    image = np.zeros((groups * cg, n, *size), dtype=np.result_type(g.dtype, w.dtype))
+    for t, k in enumerate(np.ndindex(*kernel)):
+        part = np.matmul(wt[t], gm).reshape(groups * cg, n, *outs)
+        target = (slice(None), slice(None), *(slice(i * d, i * d + s * (o - 1) + 1, s)
+                                 for i, d, s, o in zip(k, dilation, stride, outs)))
+        image[target] += part
+    return image.swapaxes(0, 1)
+
+
 def _columns(x: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int, outs: Ints | None = None) -> Any:
     """im2col: x (N, C, *S) -> (G, C/G·K, N·P), one copy of the strided window view."""
     nd = len(kernel)
@@ -136,7 +157,6 @@ class Conv(Function):
     def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
         nx, nw = self.needs_grad
         kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
-        gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
         if not nw:
             gw = None
         elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
@@ -144,7 +164,8 @@ class Conv(Function):
             gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
         else:
             gw = ConvWeight.call(x, g, kernel=w.shape[2:], **kw)
-        self.cols = None
+        self.cols = None  # before the input's gradient: the two large temporaries are never alive together
+        gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
         return gx, gw
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any) -> Any:
@@ -171,13 +192,7 @@ class ConvTranspose(Function):
     def forward(self, g: np.ndarray, w: np.ndarray, size: Ints, stride: Ints, dilation: Ints,
                 groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
-        n, nd = g.shape[0], len(size)
-        kernel, outs = w.shape[2:], g.shape[2:]
-        wm = w.reshape(groups, w.shape[0] // groups, w.shape[1] * math.prod(kernel))
-        cols = np.matmul(wm.swapaxes(1, 2), _grouped(g, groups))  # (G, C/G·K, N·P)
-        cols = cols.reshape((groups * w.shape[1], *kernel, n, *outs))  # (C, *K, N, *O)
-        order = (0, *range(nd + 1, 2 * nd + 2), *range(1, nd + 1))  # (C, N, *O, *K)
-        return col2im(cols.transpose(order), size, stride, dilation).swapaxes(0, 1)  # type: ignore[no-any-return]
+        return _transpose_taps(g, w, size, stride, dilation, groups)  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
         nx, nw = self.needs_grad
