@@ -1,6 +1,7 @@
-"""The convolution's backward keeps its temporaries small: ConvTranspose (the input's gradient) never makes the
-(C·K, N·P) columns of all kernel taps, and Conv's backward lets go of the forward's columns before it makes the
-input's gradient. Large temporaries allocated fresh every step cost page faults (W7 paid ~2,900 per step).
+"""The convolution keeps its temporaries small: 2-D and up (stride 1 along the first axis) its columns hold one
+kernel row's taps, ConvTranspose (the input's gradient) never makes the (C·K, N·P) columns of all kernel taps,
+and Conv's backward lets go of the forward's columns before it makes the input's gradient. Large temporaries
+allocated fresh every step cost page faults (W7 paid ~2,900 per step).
 
 Peaks are measured with tracemalloc, which sees NumPy's array buffers; each bound sits between what the code
 allocates now and what the column-based code allocated, so the test fails if the columns come back.
@@ -16,10 +17,11 @@ import op_specs  # noqa: F401 - first: op_specs_conv is imported from it
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from op_specs_conv import conv_transpose_ref
+from op_specs_conv import conv_ref, conv_transpose_ref, conv_weight_ref
 
 from tinygrad_lite import Tensor
-from tinygrad_lite.ops.conv import ConvTranspose
+from tinygrad_lite.ops._im2col import by_rows
+from tinygrad_lite.ops.conv import Conv, ConvTranspose, ConvWeight
 
 
 def _peak(fn: Callable[[], Any]) -> tuple[int, Any]:
@@ -88,3 +90,48 @@ def test_conv_transpose_keeps_dtype(dtype: Any) -> None:
     out = ConvTranspose.call(g, w, size=(6, 6), stride=(1, 1), dilation=(1, 1), groups=1)
     assert out.dtype == dtype
     assert out[0, 0, 2, 2] == 27  # the centre sees all 9 taps of all 3 channels
+
+
+def test_lenet_first_layer_keeps_one_kernel_row_of_columns() -> None:
+    """28x28 images, 5x5 kernel: the columns kept for the weight's gradient are (5, 28·64·24), not (25, 24·64·24)."""
+    x = np.random.default_rng(2).standard_normal((64, 1, 28, 28), dtype=np.float32)
+    w = np.random.default_rng(3).standard_normal((6, 1, 5, 5), dtype=np.float32)
+    op = Conv()
+    out = op.forward(x, w, stride=(1, 1), dilation=(1, 1), groups=1)
+    assert op.cols.shape == (1, 5, 28 * 64 * 24)
+    assert op.cols.nbytes < 25 * 24 * 64 * 24 * 4 / 4
+    ref = conv_ref(x.astype(np.float64), w.astype(np.float64), stride=(1, 1), dilation=(1, 1), groups=1,
+                   padding=[(0, 0), (0, 0)])
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=40, deadline=None)
+@given(data=st.data(), nd=st.integers(2, 3), groups=st.integers(1, 2), cg=st.integers(1, 2), og=st.integers(1, 2),
+       n=st.integers(1, 2))
+def test_columns_by_kernel_row_match_reference(data: st.DataObject, nd: int, groups: int, cg: int, og: int,
+                                               n: int) -> None:
+    """Conv and ConvWeight (also with g covering fewer windows than x has) by kernel row, against the definition:
+    every dilation, strides along the trailing axes, groups, 2-D and 3-D."""
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
+    stride = (1, *(data.draw(st.integers(1, 2)) for _ in range(nd - 1)))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(nd))
+    assert by_rows(kernel, stride)
+    spatial = tuple(d * (k - 1) + 1 + data.draw(st.integers(0, 3)) for k, d in zip(kernel, dilation))
+    rng = np.random.default_rng(sum(spatial) + 7 * sum(kernel))
+    x = rng.standard_normal((n, cg * groups, *spatial))
+    w = rng.standard_normal((og * groups, cg, *kernel))
+    out = Conv.call(x, w, stride=stride, dilation=dilation, groups=groups)
+    ref = conv_ref(x, w, stride=stride, dilation=dilation, groups=groups, padding=[(0, 0)] * nd)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
+    # g covering fewer windows: as ConvTranspose's VJP hands x with room past the last window
+    shorter = tuple(max(1, o - data.draw(st.integers(0, 1))) for o in ref.shape[2:])
+    g = rng.standard_normal((n, og * groups, *shorter))
+    gw = ConvWeight.call(x, g, kernel=kernel, stride=stride, dilation=dilation, groups=groups)
+    np.testing.assert_allclose(gw, conv_weight_ref(x, g, kernel, stride, dilation, groups), rtol=1e-12, atol=1e-12)
+    # the weight's gradient from the forward's kept columns
+    op = Conv()
+    op.needs_grad = (False, True)
+    op.forward(x, w, stride=stride, dilation=dilation, groups=groups)
+    g = rng.standard_normal(ref.shape)
+    _, gw = op.vjp(g, ref, x, w)
+    np.testing.assert_allclose(gw, conv_weight_ref(x, g, kernel, stride, dilation, groups), rtol=1e-12, atol=1e-12)

@@ -11,14 +11,13 @@ Conv is bilinear, so d Conv = (ConvTranspose(g, w), ConvWeight(x, g)), and the V
 again these three: gradients of any order stay inside the family.
 
 Conv and ConvWeight take a strided view of the windows (`sliding_window_view`, no copy), copy it once
-into columns laid out (groups, C/G·K, N·P), and make one batched BLAS matmul. ConvTranspose makes no
-columns: per kernel tap, one small matmul gives that tap's part of the image, added at once with one
-strided add (col2im tap by tap), never a Python loop over pixels. The adds write into a fresh array,
-which the jit cannot trace: it replays ConvTranspose as one call of its method (listed in the jitted
-function's `fallbacks`), which is exactly the eager computation.
-
-Results come out as (N, Co, *O) views of a (Co, N, *O) array: the layout the next layer's im2col reads
-fastest, and no extra copy.
+into columns and make BLAS matmuls with them (`_im2col`: 2-D and up, with stride 1 along the first axis,
+the columns hold the trailing axes' taps only and each kernel row is a matmul on a slice of them, K0
+times less to copy and keep). ConvTranspose makes no columns: per kernel tap, one small matmul gives
+that tap's part of the image, added at once with one strided add (col2im tap by tap), never a Python
+loop over pixels. The adds write into a fresh array, which the jit cannot trace: it replays
+ConvTranspose as one call of its method (listed in the jitted function's `fallbacks`), which is exactly
+the eager computation.
 
 >>> import numpy as np
 >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
@@ -31,27 +30,14 @@ import math
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._im2col import Ints, columns, conv, grouped, out_size, weight_grad, windows
 from ._jvp_util import plus
 from .movement import Expand, Permute, Reshape
 
-Ints = tuple[int, ...]
-
-
-def out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
-    """How many windows of `kernel` taps, `dilation` apart, fit in `size` at a step of `stride`."""
-    return (size - dilation * (kernel - 1) - 1) // stride + 1
-
-
-def windows(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> Any:
-    """The (*lead, *O, *K) view of the windows of x (*lead, *S) over its last len(kernel) axes (no copy)."""
-    nd = len(kernel)
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    view: Any = sliding_window_view(x, span, axis=tuple(range(x.ndim - nd, x.ndim)))
-    return view[(Ellipsis, *(slice(None, None, s) for s in stride), *(slice(None, None, d) for d in dilation))]
+__all__ = ["Conv", "ConvTranspose", "ConvWeight", "Ints", "add_taps", "col2im", "out_size", "windows"]
 
 
 def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints, dilation: Ints,
@@ -105,7 +91,7 @@ def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, gr
     The image is (C, N, *size), the forward's layout, returned as an (N, C, *size) view."""
     n, co, cg = g.shape[0], w.shape[0], w.shape[1]
     kernel, outs = w.shape[2:], g.shape[2:]
-    gm = _grouped(g, groups)  # (G, Co/G, N·P)
+    gm = grouped(g, groups)  # (G, Co/G, N·P)
     wt = w.reshape(groups, co // groups, cg, math.prod(kernel)).transpose(3, 0, 2, 1)  # (K, G, C/G, Co/G)
     image = np.zeros((groups * cg, n, *size), dtype=np.result_type(g.dtype, w.dtype))
     for t, k in enumerate(np.ndindex(*kernel)):
@@ -114,29 +100,6 @@ def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, gr
                                  for i, d, s, o in zip(k, dilation, stride, outs)))
         image[target] += part
     return image.swapaxes(0, 1)
-
-
-def _columns(x: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int, outs: Ints | None = None) -> Any:
-    """im2col: x (N, C, *S) -> (G, C/G·K, N·P), one copy of the strided window view."""
-    nd = len(kernel)
-    win = windows(x, kernel, stride, dilation)  # (N, C, *O, *K)
-    if outs is not None and win.shape[2:2 + nd] != outs:  # ConvWeight: only the windows g covers
-        win = win[(slice(None), slice(None), *(slice(0, o) for o in outs))]
-    n, c = x.shape[:2]
-    order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))  # (C, *K, N, *O)
-    rows = (c // groups) * math.prod(kernel)
-    return win.transpose(order).reshape(groups, rows, n * math.prod(win.shape[2:2 + nd]))
-
-
-def _grouped(g: Any, groups: int) -> Any:
-    """g (N, Co, *O) -> (G, Co/G, N·P)."""
-    n, co = g.shape[:2]
-    return g.swapaxes(0, 1).reshape(groups, co // groups, n * math.prod(g.shape[2:]))
-
-
-def _image(out: Any, n: int, spatial: Ints) -> Any:
-    """(G, Co/G, N·P) -> an (N, Co, *O) view."""
-    return out.reshape((out.shape[0] * out.shape[1], n, *spatial)).swapaxes(0, 1)
 
 
 @register
@@ -148,11 +111,10 @@ class Conv(Function):
     def forward(self, x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
         kernel = w.shape[2:]
-        cols = _columns(x, kernel, stride, dilation, groups)
+        cols = columns(x, kernel, stride, dilation, groups)
         self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, cols.shape[1]), cols)
         outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
-        return _image(out, x.shape[0], outs)  # type: ignore[no-any-return]
+        return conv(cols, w, x.shape[0], outs, stride, dilation, groups)  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
         nx, nw = self.needs_grad
@@ -161,7 +123,7 @@ class Conv(Function):
             gw = None
         elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
             # ConvWeight.forward on the columns the forward made (then let go of: a second backward makes them anew)
-            gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
+            gw = weight_grad(self.cols, g, w.shape[2:], self.stride, self.dilation, self.groups)
         else:
             gw = ConvWeight.call(x, g, kernel=w.shape[2:], **kw)
         self.cols = None  # before the input's gradient: the two large temporaries are never alive together
@@ -231,9 +193,8 @@ class ConvWeight(Function):
     def forward(self, x: np.ndarray, g: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints,
                 groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
-        cols = _columns(x, kernel, stride, dilation, groups, outs=g.shape[2:])
-        gw = np.matmul(_grouped(g, groups), cols.swapaxes(1, 2))  # (G, Co/G, C/G·K)
-        return gw.reshape((g.shape[1], x.shape[1] // groups, *kernel))  # type: ignore[no-any-return]
+        cols = columns(x, kernel, stride, dilation, groups, outs=g.shape[2:])
+        return weight_grad(cols, g, kernel, stride, dilation, groups)  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, dy: Any) -> tuple[Any, Any]:
         nx, ng = self.needs_grad
