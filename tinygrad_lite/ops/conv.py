@@ -27,6 +27,7 @@ the eager computation.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -40,46 +41,46 @@ from .movement import Expand, Permute, Reshape
 __all__ = ["Conv", "ConvTranspose", "ConvWeight", "Ints", "add_taps", "col2im", "out_size", "windows"]
 
 
-def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints, dilation: Ints,
-             dtype: Any) -> Any:
-    """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
-    one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
+def add_taps(part: Callable[[int], Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints,
+             dilation: Ints, dtype: Any) -> Any:
+    """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part (`part(t)` for the t-th tap in
+    row-major order, made only when it is added, so one part is alive at a time) added at that tap's
+    positions: one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
     tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
     if tiles and all(o * k == n for o, k, n in zip(outs, kernel, size)):
-        return _tiled(parts, len(lead), outs, kernel)
+        return _tiled(part, len(lead), outs, kernel, 0, 0)
     image: Any = np.zeros(lead + tuple(size), dtype=dtype)
-    for k, part in zip(np.ndindex(*kernel), parts):
+    for t, k in enumerate(np.ndindex(*kernel)):
         target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
                               for i, d, s, o in zip(k, dilation, stride, outs)))
         if tiles:
-            image[target] = part
+            image[target] = part(t)
         else:
-            image[target] += part
+            image[target] += part(t)
     return image
 
 
-def _tiled(parts: list[Any], n: int, outs: Ints, kernel: Ints) -> Any:
-    """The image the windows tile exactly (a 2x2 pool with stride 2), from each tap's part: stacking
-    the taps of one axis next to its outputs interleaves them, the last axis first. Copies only, so the
-    jit traces it (the strided writes of `add_taps` it cannot)."""
-    arrays = list(parts)
-    for axis in reversed(range(len(kernel))):
-        k = kernel[axis]
-        merged = []
-        for i in range(0, len(arrays), k):
-            stacked = np.stack(arrays[i:i + k], axis=n + axis + 1)
-            shape = stacked.shape
-            merged.append(stacked.reshape(shape[:n + axis] + (outs[axis] * k,) + shape[n + axis + 2:]))
-        arrays = merged
-    return arrays[0]
+def _tiled(part: Callable[[int], Any], n: int, outs: Ints, kernel: Ints, axis: int, first: int) -> Any:
+    """The image the windows tile exactly (a 2x2 pool with stride 2) over kernel axes `axis` on, for the taps
+    numbered from `first`: the images of each tap along `axis` (recursively) stacked next to its outputs,
+    which interleaves them. Copies only, so the jit traces it (the strided writes of `add_taps` it cannot);
+    each stack holds only its own axis's parts, so the parts are made and let go of a few at a time."""
+    if axis == len(kernel):
+        return part(first)
+    inner = math.prod(kernel[axis + 1:])
+    stacked = np.stack([_tiled(part, n, outs, kernel, axis + 1, first + i * inner) for i in range(kernel[axis])],
+                       axis=n + axis + 1)
+    shape = stacked.shape
+    return stacked.reshape(shape[:n + axis] + (outs[axis] * kernel[axis],) + shape[n + axis + 2:])
 
 
 def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
     """The adjoint of `windows`: cols (*lead, *O, *K) summed back onto an image (*lead, *size)."""
     nd = len(size)
     kernel, outs = cols.shape[cols.ndim - nd:], cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
-    parts = [cols[(Ellipsis, *k)] for k in np.ndindex(*kernel)]
-    return add_taps(parts, cols.shape[:cols.ndim - 2 * nd], outs, size, kernel, stride, dilation, cols.dtype)
+    taps = list(np.ndindex(*kernel))
+    return add_taps(lambda t: cols[(Ellipsis, *taps[t])], cols.shape[:cols.ndim - 2 * nd], outs, size, kernel,
+                    stride, dilation, cols.dtype)
 
 
 def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
