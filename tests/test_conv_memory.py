@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from op_specs_conv import conv_ref, conv_transpose_ref, conv_weight_ref
 
-from tinygrad_lite import Tensor
+from tinygrad_lite import Tensor, jvp, vmap
 from tinygrad_lite.ops._im2col import by_rows
 from tinygrad_lite.ops.conv import Conv, ConvTranspose, ConvWeight
 
@@ -135,3 +135,56 @@ def test_columns_by_kernel_row_match_reference(data: st.DataObject, nd: int, gro
     g = rng.standard_normal(ref.shape)
     _, gw = op.vjp(g, ref, x, w)
     np.testing.assert_allclose(gw, conv_weight_ref(x, g, kernel, stride, dilation, groups), rtol=1e-12, atol=1e-12)
+
+
+# --- the bias inside the Conv primitive --------------------------------------------------------------------------
+def _conv(x: Tensor, w: Tensor, b: Tensor) -> Tensor:
+    return x.conv2d(w, b)
+
+
+@pytest.mark.parametrize("in_axes", [(0, None, None), (None, 0, 0), (None, None, 0), (0, 0, 0), (0, None, 0)])
+def test_vmap_conv_with_bias_matches_a_loop(in_axes: tuple[int | None, ...]) -> None:
+    """Every branch of Conv's batching rule with a bias: batched input, weight, bias, or only the bias."""
+    rng = np.random.default_rng(4)
+    b_ = 3
+    shapes = ((2, 2, 5, 5), (3, 2, 2, 2), (3,))
+    args = [Tensor(rng.standard_normal((b_, *s) if ax == 0 else s)) for s, ax in zip(shapes, in_axes)]
+    out = vmap(_conv, in_axes=in_axes)(*args)
+    for k in range(b_):
+        one = [a[k] if ax == 0 else a for a, ax in zip(args, in_axes)]
+        np.testing.assert_allclose(out[k].numpy(), _conv(*one).numpy(), rtol=1e-12, atol=1e-12)
+
+
+def test_jvp_of_conv_with_bias_is_bilinear_plus_the_bias_tangent() -> None:
+    rng = np.random.default_rng(5)
+    x, w, b = (Tensor(rng.standard_normal(s)) for s in ((2, 2, 6, 5), (3, 2, 3, 2), (3,)))
+    dx, dw, db = (Tensor(rng.standard_normal(s)) for s in ((2, 2, 6, 5), (3, 2, 3, 2), (3,)))
+    out, tangent = jvp(_conv, (x, w, b), (dx, dw, db))
+    expect = dx.conv2d(w).numpy() + x.conv2d(dw).numpy() + db.numpy().reshape(1, 3, 1, 1)
+    np.testing.assert_allclose(tangent.numpy(), expect, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.numpy(), x.conv2d(w).numpy() + b.numpy().reshape(1, 3, 1, 1), rtol=1e-12)
+    # only the bias moves
+    zero = [Tensor(np.zeros(t.shape)) for t in (dx, dw)]
+    _, tangent = jvp(_conv, (x, w, b), (*zero, db))
+    np.testing.assert_allclose(tangent.numpy(), np.broadcast_to(db.numpy().reshape(1, 3, 1, 1), out.shape))
+
+
+def test_conv_bias_gradient_and_its_second_order() -> None:
+    """db = g summed over N and the output positions; through create_graph it stays differentiable (a penalty
+    on the bias's gradient, differentiated again, against PyTorch)."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the oracle for the second-order gradient")
+    rng = np.random.default_rng(6)
+    xs, ws, bs = rng.standard_normal((2, 2, 5, 5)), rng.standard_normal((3, 2, 2, 2)), rng.standard_normal(3)
+    x, w, b = (Tensor(a, requires_grad=True) for a in (xs, ws, bs))
+    out = x.conv2d(w, b)
+    ((out * out).sum()).backward(create_graph=True)
+    np.testing.assert_allclose(b.grad.numpy(), (2 * out.numpy()).sum(axis=(0, 2, 3)), rtol=1e-12)
+    penalty = (b.grad * b.grad).sum()
+    x.grad, w.grad, b.grad = None, None, None
+    penalty.backward()
+    tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (xs, ws, bs))
+    tout = torch.nn.functional.conv2d(tx, tw, tb)
+    (gb,) = torch.autograd.grad((tout * tout).sum(), (tb,), create_graph=True)
+    (gb * gb).sum().backward()
+    for mine, theirs in ((x, tx), (w, tw), (b, tb)):
+        np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)

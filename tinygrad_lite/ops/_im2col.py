@@ -74,16 +74,21 @@ def _row(cols: Any, i: int, dilation: int, outs: Ints, n: int) -> Any:
     return cols[:, :, i * dilation * step:(i * dilation + outs[0]) * step]
 
 
-def conv(cols: Any, w: Any, n: int, outs: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
-    """Conv from the columns of x: w (Co, C/G, *K) -> an (N, Co, *O) view."""
+def conv(cols: Any, w: Any, n: int, outs: Ints, stride: Ints, dilation: Ints, groups: int, *bias: Any) -> Any:
+    """Conv from the columns of x: w (Co, C/G, *K) (and a bias (Co,), added in place) -> an (N, Co, *O) view."""
     co, k0 = w.shape[0], w.shape[2]
-    if not by_rows(w.shape[2:], stride):
+    rows = by_rows(w.shape[2:], stride)
+    if not rows:
         out = np.matmul(w.reshape(groups, co // groups, cols.shape[1]), cols)  # (G, Co/G, N·P)
+    else:
+        per_row = w.swapaxes(1, 2).swapaxes(0, 1).reshape(k0, groups, co // groups, cols.shape[1])  # (K0, G, Co/G, ·)
+        out = np.matmul(per_row[0], _row(cols, 0, dilation[0], outs, n))  # (G, Co/G, O0·N·P')
+        for i in range(1, k0):
+            out += np.matmul(per_row[i], _row(cols, i, dilation[0], outs, n))
+    if bias:
+        out += bias[0].reshape(groups, co // groups, 1)
+    if not rows:
         return out.reshape((co, n, *outs)).swapaxes(0, 1)
-    per_row = w.swapaxes(1, 2).swapaxes(0, 1).reshape(k0, groups, co // groups, cols.shape[1])  # (K0, G, Co/G, ·)
-    out = np.matmul(per_row[0], _row(cols, 0, dilation[0], outs, n))  # (G, Co/G, O0·N·P')
-    for i in range(1, k0):
-        out += np.matmul(per_row[i], _row(cols, i, dilation[0], outs, n))
     return out.reshape((co, outs[0], n, *outs[1:])).transpose((2, 0, 1, *range(3, len(outs) + 2)))
 
 

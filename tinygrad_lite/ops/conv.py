@@ -37,6 +37,7 @@ from ..node import TensorCore
 from ._im2col import Ints, columns, conv, grouped, out_size, weight_grad, windows
 from ._jvp_util import plus
 from .movement import Expand, Permute, Reshape
+from .reduce import Sum
 
 __all__ = ["Conv", "ConvTranspose", "ConvWeight", "Ints", "add_taps", "col2im", "out_size", "windows"]
 
@@ -105,21 +106,26 @@ def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, gr
 
 @register
 class Conv(Function):
-    """d conv(x, w) = ConvTranspose(g, w) for x, ConvWeight(x, g) for w"""
+    """d conv(x, w) + b = ConvTranspose(g, w) for x, ConvWeight(x, g) for w, g summed over N and *O for b
+
+    The bias is optional (`Conv(x, w)` or `Conv(x, w, b)`): added in place to the matmul's result, it costs no
+    second output-sized array, where a separate addition would keep both alive for the backward."""
 
     __slots__ = ("stride", "dilation", "groups", "cols")
 
-    def forward(self, x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, groups: int) -> np.ndarray:
+    def forward(self, x: np.ndarray, w: np.ndarray, *bias: np.ndarray, stride: Ints, dilation: Ints,
+                groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
         kernel = w.shape[2:]
         cols = columns(x, kernel, stride, dilation, groups)
         self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
         outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
-        return conv(cols, w, x.shape[0], outs, stride, dilation, groups)  # type: ignore[no-any-return]
+        return conv(cols, w, x.shape[0], outs, stride, dilation, groups, *bias)  # type: ignore[no-any-return]
 
-    def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
-        nx, nw = self.needs_grad
+    def vjp(self, g: Any, out: Any, x: Any, w: Any, *bias: Any) -> tuple[Any, ...]:
+        nx, nw = self.needs_grad[:2]
         kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
+        gb = (Sum.call(g, axis=(0, *range(2, g.ndim)), keepdim=False) if self.needs_grad[2] else None,) if bias else ()
         if not nw:
             gw = None
         elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
@@ -129,21 +135,34 @@ class Conv(Function):
             gw = ConvWeight.call(x, g, kernel=w.shape[2:], **kw)
         self.cols = None  # before the input's gradient: the two large temporaries are never alive together
         gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
-        return gx, gw
+        return (gx, gw, *gb)
 
-    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any) -> Any:
-        dx, dw = tangents  # bilinear: the product rule
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any, *bias: Any) -> Any:
+        dx, dw = tangents[:2]  # bilinear in (x, w): the product rule; the bias adds its own tangent
         kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
-        return plus(None if dx is None else Conv.call(dx, w, **kw), None if dw is None else Conv.call(x, dw, **kw))
+        d = plus(None if dx is None else Conv.call(dx, w, **kw), None if dw is None else Conv.call(x, dw, **kw))
+        db = tangents[2] if bias else None
+        if db is None:
+            return d
+        db = Expand.call(Reshape.call(db, shape=(1, db.shape[0], *(1,) * (out.ndim - 2))), shape=out.shape)
+        return plus(d, db)
 
-    def batch(self, batched: tuple[bool, ...], x: Any, w: Any, **params: Any) -> Any:
-        if not batched[1]:  # one weight: the batch folded into N
-            return _fold_into_n(Conv, x, w, params)
-        n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
-        groups = params["groups"] * n
-        out = Conv.call(_channels(x, batched[0], n), _stack_out_channels(w), stride=params["stride"],
-                        dilation=params["dilation"], groups=groups)
-        return _unstack_channels(out, n)
+    def batch(self, batched: tuple[bool, ...], x: Any, w: Any, *bias: Any, **params: Any) -> Any:
+        if not batched[0] and not batched[1]:  # only the bias is batched: one output, each example's bias added
+            out = Conv.call(x, w, **params)
+            out = Reshape.call(out, shape=(1, *out.shape))
+        elif not batched[1]:  # one weight: the batch folded into N
+            out = _fold_into_n(Conv, x, w, params)
+        else:
+            n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
+            out = Conv.call(_channels(x, batched[0], n), _stack_out_channels(w), stride=params["stride"],
+                            dilation=params["dilation"], groups=params["groups"] * n)
+            out = _unstack_channels(out, n)
+        if not bias:
+            return out
+        b = bias[0]  # (Co,) or one per example (B, Co): laid along the output's channel axis, then added
+        lead = (b.shape[0], 1) if batched[2] else (1, 1)
+        return out + Reshape.call(b, shape=(*lead, b.shape[-1], *(1,) * (out.ndim - 3)))
 
 
 @register
