@@ -15,9 +15,9 @@ into columns and make BLAS matmuls with them (`_im2col`: 2-D and up, with stride
 the columns hold the trailing axes' taps only and each kernel row is a matmul on a slice of them, K0
 times less to copy and keep). ConvTranspose makes no columns: per kernel tap, one small matmul gives
 that tap's part of the image, added at once with one strided add (col2im tap by tap), never a Python
-loop over pixels. The adds write into a fresh array, which the jit cannot trace: it replays
-ConvTranspose as one call of its method (listed in the jitted function's `fallbacks`), which is exactly
-the eager computation.
+loop over pixels. The adds write into a fresh array, which the jit cannot trace: it replays the rule
+that calls ConvTranspose (in a training step, Conv's VJP) as one call of its method (listed in the
+jitted function's `fallbacks`), which is exactly the eager computation.
 
 >>> import numpy as np
 >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
