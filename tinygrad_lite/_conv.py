@@ -87,13 +87,19 @@ def _batched(fn: str, x: Tensor, nd: int) -> tuple[Tensor, bool]:
     return x, False
 
 
-def _with_bias(out: Tensor, bias: Any, fn: str, channels: int, nd: int) -> Tensor:
+def _bias(fn: str, bias: Any, like: Tensor, channels: int) -> tuple[Tensor, ...]:
+    """The bias as the operands to append: () without one, else the checked (channels,) tensor."""
     if bias is None:
-        return out
-    b = _float_tensor(fn, "bias", bias, out)
+        return ()
+    b = _float_tensor(fn, "bias", bias, like)
     if b.shape != (channels,):
         raise ValueError(f"{fn}: bias must have shape ({channels},) (one per output channel), got {b.shape}")
-    return out + b.reshape((channels,) + (1,) * nd)
+    return (b,)
+
+
+def _with_bias(out: Tensor, bias: Any, fn: str, channels: int, nd: int) -> Tensor:
+    b = _bias(fn, bias, out, channels)
+    return out + b[0].reshape((channels,) + (1,) * nd) if b else out
 
 
 def _groups(fn: str, groups: Any, cin: int, cout: int, wshape: tuple[int, ...], xshape: tuple[int, ...]) -> int:
@@ -139,7 +145,8 @@ class ConvMixin(DropoutMixin):
         if any(s < k for s, k in zip(xp.shape[2:], span)):
             raise ValueError(f"{fn}: the padded input's spatial size {xp.shape[2:]} is smaller than the kernel's "
                              f"extent {span} (kernel {kernel}, dilation {dil}; input {x.shape}, padding {padding!r})")
-        out = _with_bias(apply(Conv, xp, w, stride=st, dilation=dil, groups=g), bias, fn, w.shape[0], nd)
+        # the bias goes into the primitive: added in place, no second output-sized array for the backward to keep
+        out = apply(Conv, xp, w, *_bias(fn, bias, x, w.shape[0]), stride=st, dilation=dil, groups=g)
         return out.squeeze(0) if unbatched else out
 
     def conv_transpose2d(self: Tensor, weight: Tensor, bias: Tensor | None = None,  # type: ignore[misc]

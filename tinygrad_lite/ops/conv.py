@@ -10,14 +10,14 @@ or crops first):
 Conv is bilinear, so d Conv = (ConvTranspose(g, w), ConvWeight(x, g)), and the VJPs of the other two are
 again these three: gradients of any order stay inside the family.
 
-Each call takes a strided view of the windows (`sliding_window_view`, no copy), copies it once into
-columns laid out (groups, C/G·K, N·P), and makes one batched BLAS matmul; ConvTranspose adds the columns
-back onto the image with one strided add per kernel offset (col2im), never a Python loop over pixels.
-The adds write into a fresh array, which the jit cannot trace: it replays ConvTranspose as one call of
-its method (listed in the jitted function's `fallbacks`), which is exactly the eager computation.
-
-Results come out as (N, Co, *O) views of a (Co, N, *O) array: the layout the next layer's im2col reads
-fastest, and no extra copy.
+Conv and ConvWeight take a strided view of the windows (`sliding_window_view`, no copy), copy it once
+into columns and make BLAS matmuls with them (`_im2col`: 2-D and up, with stride 1 along the first axis,
+the columns hold the trailing axes' taps only and each kernel row is a matmul on a slice of them, K0
+times less to copy and keep). ConvTranspose makes no columns: per kernel tap, one small matmul gives
+that tap's part of the image, added at once with one strided add (col2im tap by tap), never a Python
+loop over pixels. The adds write into a fresh array, which the jit cannot trace: it replays the rule
+that calls ConvTranspose (in a training step, Conv's VJP) as one call of its method (listed in the
+jitted function's `fallbacks`), which is exactly the eager computation.
 
 >>> import numpy as np
 >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
@@ -27,139 +27,142 @@ fastest, and no extra copy.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from ..function import Function, register
 from ..node import TensorCore
+from ._im2col import Ints, columns, conv, grouped, out_size, weight_grad, windows
 from ._jvp_util import plus
 from .movement import Expand, Permute, Reshape
+from .reduce import Sum
 
-Ints = tuple[int, ...]
-
-
-def out_size(size: int, kernel: int, stride: int, dilation: int) -> int:
-    """How many windows of `kernel` taps, `dilation` apart, fit in `size` at a step of `stride`."""
-    return (size - dilation * (kernel - 1) - 1) // stride + 1
+__all__ = ["Conv", "ConvTranspose", "ConvWeight", "Ints", "add_taps", "col2im", "out_size", "windows"]
 
 
-def windows(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> Any:
-    """The (*lead, *O, *K) view of the windows of x (*lead, *S) over its last len(kernel) axes (no copy)."""
-    nd = len(kernel)
-    span = tuple(d * (k - 1) + 1 for k, d in zip(kernel, dilation))
-    view: Any = sliding_window_view(x, span, axis=tuple(range(x.ndim - nd, x.ndim)))
-    return view[(Ellipsis, *(slice(None, None, s) for s in stride), *(slice(None, None, d) for d in dilation))]
-
-
-def add_taps(parts: list[Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints, dilation: Ints,
-             dtype: Any) -> Any:
-    """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part added at that tap's positions:
-    one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
+def add_taps(part: Callable[[int], Any], lead: Ints, outs: Ints, size: Ints, kernel: Ints, stride: Ints,
+             dilation: Ints, dtype: Any) -> Any:
+    """A zero image (*lead, *size) with each kernel tap's (*lead, *O) part (`part(t)` for the t-th tap in
+    row-major order, made only when it is added, so one part is alive at a time) added at that tap's
+    positions: one strided add per tap. The adds write into a fresh array, which the jit does not trace."""
     tiles = all(s == k and d == 1 for s, k, d in zip(stride, kernel, dilation))  # each element in one window
     if tiles and all(o * k == n for o, k, n in zip(outs, kernel, size)):
-        return _tiled(parts, len(lead), outs, kernel)
+        return _tiled(part, len(lead), outs, kernel, 0, 0)
     image: Any = np.zeros(lead + tuple(size), dtype=dtype)
-    for k, part in zip(np.ndindex(*kernel), parts):
+    for t, k in enumerate(np.ndindex(*kernel)):
         target = (Ellipsis, *(slice(i * d, i * d + s * (o - 1) + 1, s)
                               for i, d, s, o in zip(k, dilation, stride, outs)))
         if tiles:
-            image[target] = part
+            image[target] = part(t)
         else:
-            image[target] += part
+            image[target] += part(t)
     return image
 
 
-def _tiled(parts: list[Any], n: int, outs: Ints, kernel: Ints) -> Any:
-    """The image the windows tile exactly (a 2x2 pool with stride 2), from each tap's part: stacking
-    the taps of one axis next to its outputs interleaves them, the last axis first. Copies only, so the
-    jit traces it (the strided writes of `add_taps` it cannot)."""
-    arrays = list(parts)
-    for axis in reversed(range(len(kernel))):
-        k = kernel[axis]
-        merged = []
-        for i in range(0, len(arrays), k):
-            stacked = np.stack(arrays[i:i + k], axis=n + axis + 1)
-            shape = stacked.shape
-            merged.append(stacked.reshape(shape[:n + axis] + (outs[axis] * k,) + shape[n + axis + 2:]))
-        arrays = merged
-    return arrays[0]
+def _tiled(part: Callable[[int], Any], n: int, outs: Ints, kernel: Ints, axis: int, first: int) -> Any:
+    """The image the windows tile exactly (a 2x2 pool with stride 2) over kernel axes `axis` on, for the taps
+    numbered from `first`: the images of each tap along `axis` (recursively) stacked next to its outputs,
+    which interleaves them. Copies only, so the jit traces it (the strided writes of `add_taps` it cannot);
+    each stack holds only its own axis's parts, so the parts are made and let go of a few at a time."""
+    if axis == len(kernel):
+        return part(first)
+    inner = math.prod(kernel[axis + 1:])
+    stacked = np.stack([_tiled(part, n, outs, kernel, axis + 1, first + i * inner) for i in range(kernel[axis])],
+                       axis=n + axis + 1)
+    shape = stacked.shape
+    return stacked.reshape(shape[:n + axis] + (outs[axis] * kernel[axis],) + shape[n + axis + 2:])
 
 
 def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
     """The adjoint of `windows`: cols (*lead, *O, *K) summed back onto an image (*lead, *size)."""
     nd = len(size)
     kernel, outs = cols.shape[cols.ndim - nd:], cols.shape[cols.ndim - 2 * nd:cols.ndim - nd]
-    parts = [cols[(Ellipsis, *k)] for k in np.ndindex(*kernel)]
-    return add_taps(parts, cols.shape[:cols.ndim - 2 * nd], outs, size, kernel, stride, dilation, cols.dtype)
+    taps = list(np.ndindex(*kernel))
+    return add_taps(lambda t: cols[(Ellipsis, *taps[t])], cols.shape[:cols.ndim - 2 * nd], outs, size, kernel,
+                    stride, dilation, cols.dtype)
 
 
-def _columns(x: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int, outs: Ints | None = None) -> Any:
-    """im2col: x (N, C, *S) -> (G, C/G·K, N·P), one copy of the strided window view."""
-    nd = len(kernel)
-    win = windows(x, kernel, stride, dilation)  # (N, C, *O, *K)
-    if outs is not None and win.shape[2:2 + nd] != outs:  # ConvWeight: only the windows g covers
-        win = win[(slice(None), slice(None), *(slice(0, o) for o in outs))]
-    n, c = x.shape[:2]
-    order = (1, *range(2 + nd, 2 + 2 * nd), 0, *range(2, 2 + nd))  # (C, *K, N, *O)
-    rows = (c // groups) * math.prod(kernel)
-    return win.transpose(order).reshape(groups, rows, n * math.prod(win.shape[2:2 + nd]))
+def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
+    """ConvTranspose: g (N, Co, *O) and w (Co, C/G, *K) -> (N, C, *size), one kernel tap at a time.
 
-
-def _grouped(g: Any, groups: int) -> Any:
-    """g (N, Co, *O) -> (G, Co/G, N·P)."""
-    n, co = g.shape[:2]
-    return g.swapaxes(0, 1).reshape(groups, co // groups, n * math.prod(g.shape[2:]))
-
-
-def _image(out: Any, n: int, spatial: Ints) -> Any:
-    """(G, Co/G, N·P) -> an (N, Co, *O) view."""
-    return out.reshape((out.shape[0] * out.shape[1], n, *spatial)).swapaxes(0, 1)
+    Each tap's part of the image is one small matmul, (G, C/G, Co/G) @ (G, Co/G, N·P), added at once at that
+    tap's positions: never the (C·K, N·P) columns of all taps together (the largest temporary of a CNN's
+    backward, alive next to the forward's activations), and each part is added while it is still in cache.
+    The image is (C, N, *size), the forward's layout, returned as an (N, C, *size) view."""
+    n, co, cg = g.shape[0], w.shape[0], w.shape[1]
+    kernel, outs = w.shape[2:], g.shape[2:]
+    gm = grouped(g, groups)  # (G, Co/G, N·P)
+    wt = w.reshape(groups, co // groups, cg, math.prod(kernel)).transpose(3, 0, 2, 1)  # (K, G, C/G, Co/G)
+    image = np.zeros((groups * cg, n, *size), dtype=np.result_type(g.dtype, w.dtype))
+    for t, k in enumerate(np.ndindex(*kernel)):
+        part = np.matmul(wt[t], gm).reshape(groups * cg, n, *outs)
+        target = (slice(None), slice(None), *(slice(i * d, i * d + s * (o - 1) + 1, s)
+                                 for i, d, s, o in zip(k, dilation, stride, outs)))
+        image[target] += part
+    return image.swapaxes(0, 1)
 
 
 @register
 class Conv(Function):
-    """d conv(x, w) = ConvTranspose(g, w) for x, ConvWeight(x, g) for w"""
+    """d conv(x, w) + b = ConvTranspose(g, w) for x, ConvWeight(x, g) for w, g summed over N and *O for b
+
+    The bias is optional (`Conv(x, w)` or `Conv(x, w, b)`): added in place to the matmul's result, it costs no
+    second output-sized array, where a separate addition would keep both alive for the backward."""
 
     __slots__ = ("stride", "dilation", "groups", "cols")
 
-    def forward(self, x: np.ndarray, w: np.ndarray, stride: Ints, dilation: Ints, groups: int) -> np.ndarray:
+    def forward(self, x: np.ndarray, w: np.ndarray, *bias: np.ndarray, stride: Ints, dilation: Ints,
+                groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
         kernel = w.shape[2:]
-        cols = _columns(x, kernel, stride, dilation, groups)
+        cols = columns(x, kernel, stride, dilation, groups)
         self.cols = cols  # kept for the weight's gradient (a plain backward): the same copy is not made twice
-        out = np.matmul(w.reshape(groups, w.shape[0] // groups, cols.shape[1]), cols)
         outs = tuple(out_size(s, k, st, d) for s, k, st, d in zip(x.shape[2:], kernel, stride, dilation))
-        return _image(out, x.shape[0], outs)  # type: ignore[no-any-return]
+        return conv(cols, w, x.shape[0], outs, stride, dilation, groups, *bias)  # type: ignore[no-any-return]
 
-    def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
-        nx, nw = self.needs_grad
+    def vjp(self, g: Any, out: Any, x: Any, w: Any, *bias: Any) -> tuple[Any, ...]:
+        nx, nw = self.needs_grad[:2]
         kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
-        gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
+        gb = (Sum.call(g, axis=(0, *range(2, g.ndim)), keepdim=False) if self.needs_grad[2] else None,) if bias else ()
         if not nw:
             gw = None
         elif self.cols is not None and not isinstance(x, TensorCore) and not isinstance(g, TensorCore):
             # ConvWeight.forward on the columns the forward made (then let go of: a second backward makes them anew)
-            gw = np.matmul(_grouped(g, self.groups), self.cols.swapaxes(1, 2)).reshape(w.shape)
+            gw = weight_grad(self.cols, g, w.shape[2:], self.stride, self.dilation, self.groups)
         else:
             gw = ConvWeight.call(x, g, kernel=w.shape[2:], **kw)
-        self.cols = None
-        return gx, gw
+        self.cols = None  # before the input's gradient: the two large temporaries are never alive together
+        gx = ConvTranspose.call(g, w, size=x.shape[2:], **kw) if nx else None
+        return (gx, gw, *gb)
 
-    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any) -> Any:
-        dx, dw = tangents  # bilinear: the product rule
+    def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, w: Any, *bias: Any) -> Any:
+        dx, dw = tangents[:2]  # bilinear in (x, w): the product rule; the bias adds its own tangent
         kw = {"stride": self.stride, "dilation": self.dilation, "groups": self.groups}
-        return plus(None if dx is None else Conv.call(dx, w, **kw), None if dw is None else Conv.call(x, dw, **kw))
+        d = plus(None if dx is None else Conv.call(dx, w, **kw), None if dw is None else Conv.call(x, dw, **kw))
+        db = tangents[2] if bias else None
+        if db is None:
+            return d
+        db = Expand.call(Reshape.call(db, shape=(1, db.shape[0], *(1,) * (out.ndim - 2))), shape=out.shape)
+        return plus(d, db)
 
-    def batch(self, batched: tuple[bool, ...], x: Any, w: Any, **params: Any) -> Any:
-        if not batched[1]:  # one weight: the batch folded into N
-            return _fold_into_n(Conv, x, w, params)
-        n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
-        groups = params["groups"] * n
-        out = Conv.call(_channels(x, batched[0], n), _stack_out_channels(w), stride=params["stride"],
-                        dilation=params["dilation"], groups=groups)
-        return _unstack_channels(out, n)
+    def batch(self, batched: tuple[bool, ...], x: Any, w: Any, *bias: Any, **params: Any) -> Any:
+        if not batched[0] and not batched[1]:  # only the bias is batched: one output, each example's bias added
+            out = Conv.call(x, w, **params)
+            out = Reshape.call(out, shape=(1, *out.shape))
+        elif not batched[1]:  # one weight: the batch folded into N
+            out = _fold_into_n(Conv, x, w, params)
+        else:
+            n = w.shape[0]  # a weight per example: the examples as groups side by side in the channels
+            out = Conv.call(_channels(x, batched[0], n), _stack_out_channels(w), stride=params["stride"],
+                            dilation=params["dilation"], groups=params["groups"] * n)
+            out = _unstack_channels(out, n)
+        if not bias:
+            return out
+        b = bias[0]  # (Co,) or one per example (B, Co): laid along the output's channel axis, then added
+        lead = (b.shape[0], 1) if batched[2] else (1, 1)
+        return out + Reshape.call(b, shape=(*lead, b.shape[-1], *(1,) * (out.ndim - 3)))
 
 
 @register
@@ -171,13 +174,7 @@ class ConvTranspose(Function):
     def forward(self, g: np.ndarray, w: np.ndarray, size: Ints, stride: Ints, dilation: Ints,
                 groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
-        n, nd = g.shape[0], len(size)
-        kernel, outs = w.shape[2:], g.shape[2:]
-        wm = w.reshape(groups, w.shape[0] // groups, w.shape[1] * math.prod(kernel))
-        cols = np.matmul(wm.swapaxes(1, 2), _grouped(g, groups))  # (G, C/G·K, N·P)
-        cols = cols.reshape((groups * w.shape[1], *kernel, n, *outs))  # (C, *K, N, *O)
-        order = (0, *range(nd + 1, 2 * nd + 2), *range(1, nd + 1))  # (C, N, *O, *K)
-        return col2im(cols.transpose(order), size, stride, dilation).swapaxes(0, 1)  # type: ignore[no-any-return]
+        return _transpose_taps(g, w, size, stride, dilation, groups)  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, w: Any) -> tuple[Any, Any]:
         nx, nw = self.needs_grad
@@ -216,9 +213,8 @@ class ConvWeight(Function):
     def forward(self, x: np.ndarray, g: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints,
                 groups: int) -> np.ndarray:
         self.stride, self.dilation, self.groups = stride, dilation, groups
-        cols = _columns(x, kernel, stride, dilation, groups, outs=g.shape[2:])
-        gw = np.matmul(_grouped(g, groups), cols.swapaxes(1, 2))  # (G, Co/G, C/G·K)
-        return gw.reshape((g.shape[1], x.shape[1] // groups, *kernel))  # type: ignore[no-any-return]
+        cols = columns(x, kernel, stride, dilation, groups, outs=g.shape[2:])
+        return weight_grad(cols, g, kernel, stride, dilation, groups)  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, x: Any, dy: Any) -> tuple[Any, Any]:
         nx, ng = self.needs_grad

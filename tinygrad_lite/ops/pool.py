@@ -16,7 +16,7 @@
 """
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -34,10 +34,11 @@ def _taps(x: Any, kernel: Ints, stride: Ints, dilation: Ints) -> list[Any]:
     return [win[(Ellipsis, *k)] for k in np.ndindex(*kernel)]
 
 
-def _scatter(parts: list[Any], size: Ints, kernel: Ints, stride: Ints, dilation: Ints, like: Any) -> Any:
-    """Add each tap's (*lead, *O) part onto a zero image (*lead, *size) at that tap's positions."""
+def _scatter(part: Callable[[int], Any], size: Ints, kernel: Ints, stride: Ints, dilation: Ints, like: Any) -> Any:
+    """Add each tap's (*lead, *O) part (`part(t)`, made when it is added) onto a zero image (*lead, *size) at
+    that tap's positions."""
     nd = len(size)
-    return add_taps(parts, like.shape[:like.ndim - nd], like.shape[like.ndim - nd:], size, kernel, stride, dilation,
+    return add_taps(part, like.shape[:like.ndim - nd], like.shape[like.ndim - nd:], size, kernel, stride, dilation,
                     like.dtype)
 
 
@@ -91,8 +92,8 @@ class MaxPoolScatter(Function):
                 dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation, self.size = kernel, stride, dilation, size
         zero = np.zeros((), g.dtype)
-        parts = [np.where(index == index.dtype.type(i), g, zero) for i in range(math.prod(kernel))]
-        return _scatter(parts, size, kernel, stride, dilation, g)  # type: ignore[no-any-return]
+        out = _scatter(lambda t: np.where(index == index.dtype.type(t), g, zero), size, kernel, stride, dilation, g)
+        return out  # type: ignore[no-any-return]
 
     def vjp(self, g: Any, out: Any, dy: Any, index: Any) -> tuple[Any, None]:
         return MaxPoolGather.call(g, index, kernel=self.kernel, stride=self.stride, dilation=self.dilation), None
