@@ -160,17 +160,32 @@ class Tanh(Function):
 
 @register
 class Sigmoid(Function):
-    """d σ(x) = σ(x)(1 - σ(x)). Fused for stability: e^-x is capped below overflow, so σ(-1000) is a
-    tiny positive number with no warning, and both tails keep full relative precision until then."""
+    """d σ(x) = σ(x)(1 - σ(x)). Fused for stability, with no overflow warning and full relative precision
+    in both tails: e^-x is capped at e^L (L the largest safe exponent, 88 in float32), and below -L, where
+    σ(x) = e^x to within rounding, the capped result 1/(1 + e^L) is scaled by e^(x + L). So σ(-100) in
+    float32 is 3.8e-44 (not 1/(1 + e^88) = 6e-39) and x·σ(x) is -0 at x = -max, as PyTorch.
+    float16 is computed in float32 and rounded once, as PyTorch does.
+
+    >>> Sigmoid.call(np.array([-100.0, 0.0], np.float32)).tolist()
+    [3.783505853677006e-44, 0.5]
+    """
 
     __slots__ = ()
 
     def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.dtype == np.float16:  # one rounding, from float32: within PyTorch's float16 result
+            return self.forward(x.astype(np.float32)).astype(np.float16)
+        limit = _exp_limit(x.dtype)
         e = np.negative(x, out=np.empty_like(x))  # out= keeps 0-d results arrays, not NumPy scalars
-        np.minimum(e, _exp_limit(e.dtype), out=e)  # in place on our own buffer: one allocation, not five
+        np.minimum(e, limit, out=e)  # in place on our own buffers: two allocations, not eight
         np.exp(e, out=e)
         e += 1
-        return np.reciprocal(e, out=e)
+        np.reciprocal(e, out=e)
+        tail = np.add(x, limit, out=np.empty_like(x))  # e^(x + L) below -L, e^0 = 1 elsewhere
+        np.minimum(tail, 0, out=tail)
+        np.exp(tail, out=tail)
+        e *= tail
+        return e
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
         return (g * (out * (1 - out)),)
