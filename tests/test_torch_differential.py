@@ -219,6 +219,8 @@ def test_documented_summation_order_near_max():
     with np.errstate(over="ignore"):  # NumPy warns of the overflow
         assert np.isinf(tl.Tensor(x).sum().item())
     assert torch.sum(torch.tensor(x)).item() == np.float32(m / 2)
+    y = np.array([0.0] + [float(np.finfo(np.float64).max)] * 15)
+    assert tl.Tensor(y).prod().item() == 0.0 and np.isnan(torch.prod(torch.tensor(y)).item())
     x16 = np.array([65504.0, 65504.0, -65504.0], dtype=np.float16)  # no order question once in float32
     assert tl.Tensor(x16).sum().item() == torch.sum(torch.tensor(x16)).item() == 65504.0
 

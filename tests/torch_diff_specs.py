@@ -27,11 +27,13 @@ DOCS_ROW_ARG = "`argmax`, `argmin` | int64 | int32"
 DOCS_ROW_INT_MEAN = "`mean` of an integer tensor | error | float32"
 DOCS_ROW_MAX_DIM = "`max(dim)`, `min(dim)` | `(values, indices)`... | values only; tied elements share the gradient"
 DOCS_ROW_VAR_SMALL_N = "`var`/`std` with `N ≤ correction` | warns, then `inf`/`nan` | `inf`/`nan` without a warning"
+DOCS_ROW_BCE_FLOOR_GRAD = "gradient of the BCE log floor (`p` = 0 or 1) | huge finite | 0"
+DOCS_ROW_SCCE_IGNORE = "`sparse_categorical_crossentropy` default `ignore_index` | (`F.cross_entropy`: -100) | -1"
 DOCS_ROW_SIGN_NAN = "`sign(NaN)` | 0 | NaN"
 DOCS_ROW_GELU = "`Tensor.gelu()` with no argument | exact (`erf`) | the tanh approximation"
 DOCS_ROW_GELU_F32_MAX = "`gelu(approximate=\"none\")` of float32 `x` above max/2 | `inf`... | `x`"
 DOCS_ROW_F16_PROD = "float16 `prod` | multiplied in float16: ... | multiplied in float32, rounded once"
-DOCS_ROW_SUM_ORDER = "`sum`, `mean`... whose partial sums pass ±max | `inf` or finite... | `inf` or finite..."
+DOCS_ROW_SUM_ORDER = "`sum`, `mean`, `cumsum`, `prod`... whose partial sums... pass ±max | `inf`... | `inf`..."
 DOCS_ROW_EMPTY_AXIS = "reductions with `axis=()` | `dim=()` reduces every axis | `axis=()` reduces no axis"
 
 # Forward tolerance per dtype (rtol, atol); gradients get GRAD_SCALE times more (composed formulas).
@@ -271,8 +273,9 @@ REDUCTIONS = [
         FLOATS + INTS + ("bool",),
         grad_magnitude=(0.5, 1.5),
         grad_dtypes=("float32", "float64"),  # float16: torch's float16 products under/overflow, DOCS_ROW_F16_PROD
-        # DOCS_ROW_F16_PROD: where a float16 partial product under/overflows in torch but not here
-        known=lambda x: (x.dtype == np.float16) & ((np.abs(x) > 1e3) | (np.abs(x) < 1e-3)),
+        # DOCS_ROW_F16_PROD: where a float16 partial product under/overflows in torch but not here;
+        # DOCS_ROW_SUM_ORDER: float32/64 products through ±max ([0, max, max, ...] is 0 or nan by the order)
+        known=lambda x: ((x.dtype == np.float16) & ((np.abs(x) > 1e3) | (np.abs(x) < 1e-3))) | _near_max(x),
     ),
     Op(
         "max",
