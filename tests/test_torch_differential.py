@@ -225,6 +225,20 @@ def test_documented_summation_order_near_max():
     assert tl.Tensor(x16).sum().item() == torch.sum(torch.tensor(x16)).item() == 65504.0
 
 
+def test_documented_float16_logsumexp():
+    """S.DOCS_ROW_F16_LOGSUMEXP: torch's float16 logsumexp rounds its sum to float16; here float32, rounded once."""
+    x = np.array([0.0, -4.0], dtype=np.float16)
+    ours, theirs = tl.Tensor(x).logsumexp().item(), torch.logsumexp(torch.tensor(x), 0).item()
+    exact = float(np.logaddexp(0.0, -4.0))
+    assert ours == float(np.float16(exact)) and abs(theirs - exact) > 10 * abs(ours - exact)
+
+
+def test_documented_float32_variance_of_huge_equal_values():
+    """S.DOCS_ROW_SUM_ORDER: torch's float32 mean of [max, max] overflows, so its var is inf; here it is 0."""
+    x = np.array([3.4028235e38, 3.4028235e38], dtype=np.float32)
+    assert tl.Tensor(x).var().item() == 0.0 and np.isinf(torch.var(torch.tensor(x)).item())
+
+
 def test_documented_empty_axis_tuple():
     """S.DOCS_ROW_EMPTY_AXIS: torch's dim=() reduces every axis (as dim=None); axis=() here reduces none, as NumPy."""
     x = np.arange(6.0).reshape(2, 3)
