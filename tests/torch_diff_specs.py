@@ -342,7 +342,10 @@ def _f(dtype: str, *values: float) -> np.ndarray:
 FIXED_DIFFERENCES = [
     ("float16 sigmoid of a large negative value was 1.67e-05, not 0", T.sigmoid, torch.sigmoid,
      _f("float16", -65504.0, -100.0, -12.0, -17.0)),
-    ("float32 sigmoid below -88 was 1/(1 + e^88), not e^x", T.sigmoid, torch.sigmoid, _f("float32", -100.0, -95.0)),
+    ("float32 sigmoid below -88 was 1/(1 + e^88) = 6e-39, not 0", T.sigmoid, torch.sigmoid,
+     _f("float32", -100.0, -95.0, -3.4e38)),
+    ("float64 sigmoid below -709 was 1/(1 + e^709) = 1e-308, not 0", T.sigmoid, torch.sigmoid,
+     _f("float64", -720.0, -1e300)),
     ("float16 silu of a large negative value was about -1.09, not -0", T.silu, F.silu, _f("float16", -65504.0)),
     ("silu(-max) was about -2.1, not -0 (float32 and float64)", T.silu, F.silu, _f("float64", -1.79e308, -1e300)),
     ("silu(-1e30) was -6e-9, not -0 (float32)", T.silu, F.silu, _f("float32", -1e30, -3.4e38)),
