@@ -403,10 +403,10 @@ UNARY = [
            lambda x, neg_slope: np.where(x > 0, x, neg_slope * x), one(avoid=KINK, neg_slope=s), ("Where", "Mul"))
       for s in (0.01, 0.2)],
     *[Spec(f"elu[{a}]", lambda x, alpha: x.elu(alpha), lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(x)),
-           one(avoid=KINK, alpha=a), ("Where", "Exp")) for a in (1.0, 0.5)],
+           one(avoid=KINK, alpha=a), ("Where", "Expm1")) for a in (1.0, 0.5)],
     *[Spec(f"celu[{a}]", lambda x, alpha: x.celu(alpha),
            lambda x, alpha: np.where(x > 0, x, alpha * np.expm1(x / alpha)), one(avoid=KINK, alpha=a),
-           ("Where", "Exp", "Div")) for a in (1.0, 2.0)],
+           ("Where", "Expm1", "Div")) for a in (1.0, 2.0)],
     Spec("hardswish", lambda x: x.hardswish(), lambda x: x * np.clip(x + 3, 0, 6) / 6, one(-5, 5, avoid=(-3.0, 3.0)),
          ("Where", "Mul")),
     Spec("hardsigmoid", lambda x: x.hardsigmoid(), lambda x: np.clip(x / 6 + 0.5, 0, 1),

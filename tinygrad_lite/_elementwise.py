@@ -322,13 +322,20 @@ class ElementwiseMixin:
         return (self > 0).where(self, self * neg_slope)
 
     def elu(self: Tensor, alpha: float = 1.0) -> Tensor:
-        """x for x > 0, alpha·(eˣ - 1) otherwise (exp only ever sees x ≤ 0)."""
+        """x for x > 0, alpha·(eˣ - 1) otherwise, with expm1 so tiny negative x keep their precision
+        (exp(x) - 1 is 0 for |x| < eps/2); expm1 only ever sees x ≤ 0, so it never overflows.
+
+        >>> from tinygrad_lite import Tensor
+        >>> Tensor([-1e-20, 2.0], dtype="float64").elu().tolist()
+        [-1e-20, 2.0]
+        """
         neg = (self > 0).where(0.0, self)
-        return (self > 0).where(self, alpha * (neg.exp() - 1))
+        return (self > 0).where(self, alpha * neg.expm1())
 
     def celu(self: Tensor, alpha: float = 1.0) -> Tensor:
+        """x for x > 0, alpha·(e^(x/alpha) - 1) otherwise (expm1, as elu)."""
         neg = (self > 0).where(0.0, self)
-        return (self > 0).where(self, alpha * ((neg / alpha).exp() - 1))
+        return (self > 0).where(self, alpha * (neg / alpha).expm1())
 
     def softplus(self: Tensor, beta: float = 1.0) -> Tensor:
         """log(1 + e^(beta·x)) / beta, stable for any input."""
@@ -353,12 +360,17 @@ class ElementwiseMixin:
             return 0.5 * self * (1 + (self * math.sqrt(0.5)).erf())
         if approximate != "tanh":
             raise ValueError(f"gelu: approximate must be 'tanh' or 'none', got {approximate!r}")
+        if self.dtype == dtypes.float16:  # in float32, rounded once, as PyTorch: float16 steps drift ~1%
+            return apply(GeluTanh, self.cast(dtypes.float32)).cast(dtypes.float16)
         return apply(GeluTanh, _float(self))  # fused: one node instead of nine full-size temporaries
 
     def quick_gelu(self: Tensor) -> Tensor:
         return self * (self * 1.702).sigmoid()
 
     def hardsigmoid(self: Tensor, alpha: float = 1 / 6, beta: float = 0.5) -> Tensor:
+        """clamp(alpha·x + beta, 0, 1); float16 is computed in float32 and rounded once, as PyTorch."""
+        if self.dtype == dtypes.float16:
+            return self.cast(dtypes.float32).hardsigmoid(alpha, beta).cast(dtypes.float16)
         return (alpha * self + beta).hardtanh(0.0, 1.0)
 
     def hardswish(self: Tensor) -> Tensor:

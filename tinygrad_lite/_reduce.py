@@ -62,6 +62,8 @@ class ReduceMixin:
     def mean(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """Sum divided by the number of reduced elements (nan for an empty reduction, as NumPy)."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "mean")
+        if self.dtype == dtypes.float16:  # divided before the one rounding: a float16 total could overflow
+            return self.cast(dtypes.float32).mean(axes, keepdim).cast(dtypes.float16)
         count = math.prod(self.shape[a] for a in axes)
         total = self.sum(axes, keepdim)
         return total / count if count else total * math.nan  # NumPy's nan; no 0-division in backward
@@ -83,6 +85,9 @@ class ReduceMixin:
             dim: Axis = None) -> Tensor:
         """Σ(x - mean)² / (N - correction); correction=1 is the unbiased estimate."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "var")
+        wider = _VARIANCE_DTYPE.get(self.dtype)
+        if wider is not None:  # squares of float16 overflow at 256: accumulated one width up, as PyTorch
+            return self.cast(wider).var(axes, keepdim, correction).cast(self.dtype)
         count = math.prod(self.shape[a] for a in axes)
         centered = self - self.mean(axes, keepdim=True)
         return (centered * centered).sum(axes, keepdim) / max(0, count - correction)
@@ -91,6 +96,9 @@ class ReduceMixin:
             dim: Axis = None) -> Tensor:
         """√var. Where the variance is exactly 0 the gradient is 0, not ∞·0 = nan (as PyTorch), so a
         layer-norm over a constant row still trains."""
+        wider = _VARIANCE_DTYPE.get(self.dtype)
+        if wider is not None:  # as var: so a float32 std of [0, 3e38] is 2.1e38, not √inf, and of [4e-32, 0] not 0
+            return self.cast(wider).std(_pick(axis, dim), keepdim, correction).cast(self.dtype)
         var = self.var(_pick(axis, dim), keepdim, correction)
         zero = var == 0
         return zero.where(0.0, zero.where(1.0, var).sqrt())
@@ -98,6 +106,8 @@ class ReduceMixin:
     def logsumexp(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         """log Σ eˣ, computed as m + log Σ e^(x - m) with m the (constant) max, so it never overflows."""
         axes = normalize_axis(_pick(axis, dim), self.ndim, "logsumexp")
+        if self.dtype == dtypes.float16:  # in float32, rounded once, as PyTorch (float16 steps drift ~1%)
+            return self.cast(dtypes.float32).logsumexp(axes, keepdim).cast(dtypes.float16)
         if any(self.shape[a] == 0 for a in axes):  # an empty sum: log 0 = -inf, as PyTorch (no max to shift by)
             return self.exp().sum(axes, keepdim).log()
         m = apply(NumpyFn, self.max(axes, keepdim=True), func=_finite_or_zero)  # all -inf rows stay -inf
@@ -135,6 +145,12 @@ class ReduceMixin:
     def all(self: Tensor, axis: Axis = None, keepdim: bool = False, *, dim: Axis = None) -> Tensor:
         axes = normalize_axis(_pick(axis, dim), self.ndim, "all")
         return apply(NumpyFn, self, func=np.all, axis=axes, keepdims=keepdim)
+
+
+# var and std square the deviations: float16 squares overflow past 256, float32 ones past 1.8e19 and underflow below
+# 1e-19, where the variance's square root is still a float32. So they are computed one width up and rounded once, as
+# PyTorch on the CPU does (float16 in float32, float32 in float64); float64 has nothing wider.
+_VARIANCE_DTYPE = {dtypes.float16: dtypes.float32, dtypes.float32: dtypes.float64}
 
 
 def _accumulator(x: Tensor) -> Tensor:

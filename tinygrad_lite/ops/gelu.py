@@ -42,8 +42,8 @@ class GeluTanh(Function):
         np.tanh(t, out=t)
         self.t = t  # the VJP's t
         out = np.add(t, 1, out=np.empty_like(x))
+        out *= f(0.5)  # halved before x multiplies in (exact): (1 + t)·x would overflow for x > max/2
         out *= x
-        out *= f(0.5)
         return out
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:

@@ -30,6 +30,9 @@ class Sum(Function):
 
     def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.axis, self.keepdim = axis, keepdim
+        if x.dtype == np.float16:  # accumulated in float32, rounded once (as PyTorch): no float16 partial sums
+            total = np.add.reduce(x, axis=axis, keepdims=keepdim, dtype=np.float32)  # type: ignore[call-overload]
+            return total.astype(np.float16)
         return x.sum(axis=axis, keepdims=keepdim)  # the method skips np.sum's Python wrapper
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
@@ -101,6 +104,9 @@ class Prod(Function):
 
     def forward(self, x: np.ndarray, axis: tuple[int, ...], keepdim: bool) -> np.ndarray:
         self.axis, self.keepdim = axis, keepdim
+        if x.dtype == np.float16:  # multiplied in float32, rounded once: no float16 partial product under/overflows
+            product = np.multiply.reduce(x, axis=axis, keepdims=keepdim, dtype=np.float32)  # type: ignore[call-overload]
+            return product.astype(np.float16)
         return np.prod(x, axis=axis, keepdims=keepdim)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
@@ -162,6 +168,8 @@ class Cumsum(Function):
 
     def forward(self, x: np.ndarray, axis: int) -> np.ndarray:
         self.axis = axis
+        if x.dtype == np.float16:  # accumulated in float32 (as PyTorch), each running total rounded once
+            return np.add.accumulate(x, axis=axis, dtype=np.float32).astype(np.float16)
         return np.cumsum(x, axis=axis)
 
     def vjp(self, g: Any, out: Any, x: Any) -> tuple[Any]:
