@@ -94,6 +94,11 @@ def graphs(draw: st.DrawFn) -> tuple[int, list[tuple[str, int, int]], bool, bool
 @settings(max_examples=150, deadline=None)
 @given(graphs())
 def test_random_graphs_leave_no_shared_gradient(graph: tuple[int, list[tuple[str, int, int]], bool, bool]) -> None:
+    with np.errstate(all="ignore"):  # nested exps overflow: the values do not matter here, only the buffers
+        _check_no_shared_gradient(graph)
+
+
+def _check_no_shared_gradient(graph: tuple[int, list[tuple[str, int, int]], bool, bool]) -> None:
     n_leaves, steps, with_gradient, twice = graph
     rng = np.random.default_rng(0)
     user = [rng.standard_normal(SHAPE) for _ in range(n_leaves)]

@@ -340,6 +340,10 @@ def _f(dtype: str, *values: float) -> np.ndarray:
 # Differences the suite found and the library has since fixed: each must now agree with torch (regression tests;
 # the random draws no longer keep these inputs out).
 FIXED_DIFFERENCES = [
+    ("d(x**0)/dx was NaN at a subnormal x (0 * x**-1 = 0 * inf), not 0",
+     lambda x: _grad_of(lambda t: t**0.0, x), lambda x: _grad_of(lambda t: t**0.0, x), _f("float32", 5e-44)),
+    ("d(x**0)/dx was NaN at x = inf (0 * inf), not 0",
+     lambda x: _grad_of(lambda t: t**0.0, x), lambda x: _grad_of(lambda t: t**0.0, x), _f("float64", np.inf)),
     ("float16 sigmoid of a large negative value was 1.67e-05, not 0", T.sigmoid, torch.sigmoid,
      _f("float16", -65504.0, -100.0, -12.0, -17.0)),
     ("float32 sigmoid below -88 was 1/(1 + e^88) = 6e-39, not 0", T.sigmoid, torch.sigmoid,
@@ -372,15 +376,7 @@ FIXED_DIFFERENCES = [
 
 # Differences the suite found that docs/ops.md does not list and the library has not fixed yet: pinned as strict
 # xfails (each must keep failing until the library or the docs change), kept out of the random draws.
-KNOWN_DIFFERENCES = [
-    (
-        # Pow.vjp (ops/binary.py) forms y·x^(y-1) = 0·inf; PyTorch masks y == 0 to 0.
-        "d(x**0)/dx is NaN at a subnormal x (0 * x**-1 = 0 * inf); torch: 0",
-        lambda x: _grad_of(lambda t: t**0.0, x),
-        lambda x: _grad_of(lambda t: t**0.0, x),
-        _f("float32", 5e-44),
-    ),
-]
+KNOWN_DIFFERENCES: list[tuple[str, Any, Any, Any]] = []
 
 
 def _std_grad(x: tl.Tensor) -> tl.Tensor:

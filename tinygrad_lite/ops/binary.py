@@ -9,7 +9,7 @@ import numpy as np
 from ..function import Function, register
 from ._batch_util import elementwise
 from ._jvp_util import or_zeros, plus
-from .unary import Log
+from .unary import Abs, Log
 
 
 @register
@@ -106,13 +106,11 @@ class Pow(Function):
 
     def vjp(self, g: Any, out: Any, x: Any, y: Any) -> tuple[Any, Any]:
         nx, ny = self.needs_grad
-        # No 0·∞ is formed (nor warned about): at x = y = 0, x^(y-1) is read as x^1, so d(0^0)/dx is 0
-        # (as PyTorch). In y, PyTorch's rule: 0 where x = 0 and y ≥ 0 (there the log is taken of 1, in a
-        # branch the outer Where masks); at x = 0, y < 0 it is x^y·log x = ∞·(-∞) = -∞.
+        # In y, PyTorch's rule: 0 where x = 0 and y ≥ 0 (there the log is taken of 1, in a branch the outer
+        # Where masks); at x = 0, y < 0 it is x^y·log x = ∞·(-∞) = -∞.
         gx = None
         if nx:
-            ym1 = y - 1
-            gx = g * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
+            gx = g * y * Pow.call(x, _power_below(x, y))
         gy = None
         if ny:
             masked = (x == 0) & (y >= 0)
@@ -122,15 +120,22 @@ class Pow(Function):
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, y: Any) -> Any:
         dx, dy = tangents
         tx = ty = None
-        if dx is not None:  # the same masking as vjp: no 0·∞ at x = 0
-            ym1 = y - 1
-            tx = dx * y * Pow.call(x, Where.call(x == 0, Where.call(y == 0, 1.0, ym1), ym1))
+        if dx is not None:
+            tx = dx * y * Pow.call(x, _power_below(x, y))
         if dy is not None:
             ty = Where.call(x == 0, 0.0, dy * out * Log.call(Where.call(x == 0, 1.0, x)))
         return plus(tx, ty)
 
     def batch(self, batched: tuple[bool, ...], *xs: Any, **params: Any) -> Any:
         return elementwise(type(self), batched, xs, params)
+
+
+def _power_below(x: Any, y: Any) -> Any:
+    """y - 1, the exponent of d(x^y)/dx = y·x^(y-1); 0 where y = 0 and x^-1 would not be finite (x = 0, subnormal
+    or nan), so that no 0·∞ is formed (nor warned about) and d(x^0)/dx is 0 there, as PyTorch. Elsewhere the
+    exponent keeps y in it, so the second derivative in y at y = 0 is x^-1, as it should be."""
+    tiny = float(np.finfo(x.dtype).tiny)
+    return Where.call((y == 0) & ~(Abs.call(x) >= tiny), 0.0, y - 1)
 
 
 @register
