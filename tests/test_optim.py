@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 import tinygrad_lite
 from tinygrad_lite import Tensor, nn, optim
+from tinygrad_lite.optim import optimizer
 from tinygrad_lite.optim.optimizer import BLOCK, subtract_scaled
 
 
@@ -277,6 +278,15 @@ def test_bad_input_gives_a_clear_one_line_error(call, error, words):
        dtype=st.sampled_from([np.float32, np.float64]), scale=st.floats(-10, 10),
        strided=st.booleans(), numpy_scale=st.booleans())
 def test_subtract_scaled_is_bit_for_bit_the_plain_expression(n, dtype, scale, strided, numpy_scale):
+    # blocks from 2 blocks' worth up (in production from 32 MiB: that size would make the test slow)
+    optimizer.BLOCKED_ABOVE, saved = 2 * BLOCK * np.dtype(dtype).itemsize, optimizer.BLOCKED_ABOVE
+    try:
+        _check_subtract_scaled(n, dtype, scale, strided, numpy_scale)
+    finally:
+        optimizer.BLOCKED_ABOVE = saved
+
+
+def _check_subtract_scaled(n, dtype, scale, strided, numpy_scale):
     rng = np.random.default_rng(n)
     p = rng.standard_normal(n).astype(dtype)
     x = rng.standard_normal(2 * n).astype(dtype)[::2] if strided else rng.standard_normal(n).astype(dtype)
@@ -289,9 +299,10 @@ def test_subtract_scaled_is_bit_for_bit_the_plain_expression(n, dtype, scale, st
     assert all(buf.size == BLOCK for buf in scratch.values())  # never a buffer the size of p
 
 
-def test_sgd_on_a_large_parameter_equals_the_plain_update_and_keeps_grad():
+def test_sgd_on_a_large_parameter_equals_the_plain_update_and_keeps_grad(monkeypatch):
+    monkeypatch.setattr(optimizer, "BLOCKED_ABOVE", 2 * BLOCK * 4)  # 420,000 float32 elements: blocked
     rng = np.random.default_rng(0)
-    w = Tensor(rng.standard_normal((600, 700)).astype(np.float32), requires_grad=True)  # 420,000 > 2 blocks
+    w = Tensor(rng.standard_normal((600, 700)).astype(np.float32), requires_grad=True)
     c = Tensor(rng.standard_normal((600, 700)).astype(np.float32))
     opt = optim.SGD([w], lr=0.1, momentum=0.9)
     reference = w.numpy()
@@ -303,3 +314,4 @@ def test_sgd_on_a_large_parameter_equals_the_plain_update_and_keeps_grad():
         reference -= 0.1 * opt.state[id(w)]["momentum_buffer"]
         assert np.array_equal(w.grad.numpy(), grad)  # the step leaves the gradient alone
     assert w.numpy().tobytes() == reference.tobytes()
+    assert [b.size for b in opt._scratch.values()] == [BLOCK]  # it went block by block
