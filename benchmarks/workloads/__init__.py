@@ -71,3 +71,28 @@ class Protocol:
 
 def load(workload_id: str) -> ModuleType:
     return importlib.import_module(f"workloads.{_MODULES[workload_id]}")
+
+
+class SGDFloor:
+    """A hand-written float32 floor for a classification problem trained with plain SGD: a subclass writes
+    `_grads()` (the loss and the gradients, in the order of the parameters) and gets the runner's methods."""
+
+    def __init__(self, prob: Problem) -> None:
+        self.p = [a.copy() for a in prob.params]
+        self.X, self.labels = prob.data
+        self.lr = np.float32(prob.lr)
+
+    def _grads(self) -> tuple[float, list[np.ndarray]]:
+        raise NotImplementedError
+
+    def step(self) -> None:
+        _, grads = self._grads()
+        for p, g in zip(self.p, grads):
+            g *= self.lr
+            p -= g
+
+    def loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
+        return self._grads()
+
+    def params(self) -> list[np.ndarray]:
+        return [a.copy() for a in self.p]

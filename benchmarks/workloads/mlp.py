@@ -5,7 +5,7 @@ from typing import Any
 
 import numpy as np
 
-from . import Problem
+from . import Problem, SGDFloor
 
 
 def loss(ops: Any, params: list[Any], data: list[Any]) -> Any:
@@ -29,13 +29,8 @@ def problem(sizes: tuple[int, ...], batch: int, lr: float, tol: float, seed: int
     return Problem(params=params, data=[X, labels], loss=loss, lr=lr, tol=tol)
 
 
-class Floor:
+class Floor(SGDFloor):
     """Forward and hand-derived backward: ∂L/∂logits = (softmax − onehot)/B, ReLU masks, no input gradient."""
-
-    def __init__(self, prob: Problem) -> None:
-        self.p = [a.copy() for a in prob.params]
-        self.X, self.labels = prob.data
-        self.lr = np.float32(prob.lr)
 
     def _grads(self) -> tuple[float, list[np.ndarray]]:
         w1, b1, w2, b2, w3, b3 = self.p
@@ -58,15 +53,3 @@ class Floor:
         d1 = d2 @ w2.T
         d1 *= z1 > 0
         return loss, [X.T @ d1, d1.sum(0), h1.T @ d2, d2.sum(0), h2.T @ d3, d3.sum(0)]
-
-    def step(self) -> None:
-        _, grads = self._grads()
-        for p, g in zip(self.p, grads):
-            g *= self.lr
-            p -= g
-
-    def loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
-        return self._grads()
-
-    def params(self) -> list[np.ndarray]:
-        return [a.copy() for a in self.p]

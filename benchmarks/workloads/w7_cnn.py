@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from . import Problem, Protocol
+from . import Problem, Protocol, SGDFloor
 
 ID, TITLE, UNIT, PER, MEMORY = "W7", "LeNet-5 CNN step, 1×28×28, batch 64, float32", "us", "step", ""
 _NO_CONV = "the engine adapter has no convolution/pooling ops"
@@ -97,13 +97,8 @@ def _unpool(g: np.ndarray, index: np.ndarray) -> np.ndarray:
     return out
 
 
-class Floor:
+class Floor(SGDFloor):
     """Forward and hand-derived backward of the same step (no gradient for the images)."""
-
-    def __init__(self, prob: Problem) -> None:
-        self.p = [a.copy() for a in prob.params]
-        self.X, self.labels = prob.data
-        self.lr = np.float32(prob.lr)
 
     @staticmethod
     def _conv(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -150,18 +145,6 @@ class Floor:
         gc1 = (g1 @ cols1.T).reshape(c1.shape)
         grads = [gc1, g1.sum(1), gc2, g2.sum(1), f.T @ d1, d1.sum(0), h1.T @ d2, d2.sum(0), h2.T @ d3, d3.sum(0)]
         return loss, grads
-
-    def step(self) -> None:
-        _, grads = self._grads()
-        for p, g in zip(self.p, grads):
-            g *= self.lr
-            p -= g
-
-    def loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
-        return self._grads()
-
-    def params(self) -> list[np.ndarray]:
-        return [a.copy() for a in self.p]
 
 
 def floors(prob: Problem, variant: dict[str, Any]) -> dict[str, Any]:
