@@ -7,6 +7,7 @@ from hypothesis.extra import numpy as hnp
 
 import tinygrad_lite.nn.functional as F
 from tinygrad_lite import Tensor, nn
+from tinygrad_lite._nn_ops import out_of_range_labels
 
 REDUCE = {"mean": np.mean, "sum": np.sum, "none": lambda a: a}
 shapes = hnp.array_shapes(min_dims=1, max_dims=3, max_side=4)
@@ -188,3 +189,16 @@ def test_loss_modules_equal_the_functions():
 def test_losses_refuse_bad_input_with_a_clear_message(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+
+# --- the label range check (one reduction for the common case) -----------------------------------------------
+@given(data=st.data(), dtype=st.sampled_from([np.int8, np.int32, np.int64, np.uint8]), classes=st.integers(1, 10),
+       ignore_index=st.integers(-3, 12))
+def test_out_of_range_labels_is_the_definition(data, dtype, classes, ignore_index):
+    low = 0 if np.dtype(dtype).kind == "u" else -3
+    labels = data.draw(hnp.arrays(dtype, hnp.array_shapes(min_dims=0, max_dims=2, min_side=0),
+                                  elements=st.integers(low, 12)))
+    flat = labels.reshape(-1).astype(np.int64)
+    want = flat[((flat < 0) | (flat >= classes)) & (flat != ignore_index)]
+    assert out_of_range_labels(labels, classes, ignore_index).astype(np.int64).tolist() == want.tolist()

@@ -138,18 +138,16 @@ def _axis_or_dim(axis: int, dim: int | None) -> int:
 def out_of_range_labels(labels: np.ndarray, classes: int, ignore_index: int) -> np.ndarray:
     """The labels outside [0, classes) that are not `ignore_index` (usually none: that is tested first)."""
     flat = labels.reshape(-1)
-    bad = (flat < 0) | (flat >= classes)
-    if not bad.any():
+    # One reduction for the common case (this runs on every step): seen as unsigned, a negative label is huge,
+    # so the largest is below `classes` exactly when every label lies in [0, classes).
+    unsigned = flat.view(flat.dtype.str.replace("i", "u")) if flat.dtype.kind == "i" else flat
+    if flat.size == 0 or unsigned.max() < classes:
         return flat[:0]
+    bad = (flat < 0) | (flat >= classes)
     return flat[bad & (flat != ignore_index)]
 
 
 def _labels_in_range(labels: np.ndarray, classes: int, ignore_index: int) -> None:
-    # One reduction for the common case (runs on every step): seen as unsigned, a negative label is huge,
-    # so the largest is below `classes` exactly when every label lies in [0, classes).
-    unsigned = labels.view(labels.dtype.str.replace("i", "u")) if labels.dtype.kind == "i" else labels
-    if labels.size == 0 or unsigned.max() < classes:
-        return
     if out_of_range_labels(labels, classes, ignore_index).size:
         raise ValueError(f"sparse_categorical_crossentropy: labels must lie in [0, {classes}), "
                          f"got values from {labels.min()} to {labels.max()}")
