@@ -81,8 +81,7 @@ class SoftmaxCrossEntropy(Function):
             target, kept = label_target(labels, classes, x.dtype, self.ignore_index, self.smoothing)
             diff = Exp.call(LogSoftmax.call(x, axis=1)) * kept - target
             if self.reduction == "mean":
-                count = apply(NumpyFn, labels, func=_kept_at_least_one, ignore_index=self.ignore_index, dtype=x.dtype)
-                return diff * (g / count), None
+                return diff * (g / _divisor(labels, self.ignore_index, x.dtype)), None
             return diff * (Reshape.call(g, shape=(rows, 1)) if self.reduction == "none" else g), None
         # Arrays (a plain backward, or the jit's recording): the softmax from the forward's log_softmax, and
         # as few kernels as the rule allows, since this runs on every training step.
@@ -95,8 +94,8 @@ class SoftmaxCrossEntropy(Function):
         np.multiply(diff, kept[:, None], out=diff)
         if self.reduction == "none":
             return diff * g.reshape((rows, 1)), None
-        if self.reduction == "mean":  # nothing kept: diff is 0, and so is the gradient (as PyTorch)
-            g = g / np.maximum(kept.sum(dtype=x.dtype), 1)
+        if self.reduction == "mean":
+            g = g / _divisor(labels, self.ignore_index, x.dtype)
         return diff * g, None
 
     def jvp(self, tangents: tuple[Any, ...], out: Any, x: Any, labels: Any) -> Any:
@@ -108,11 +107,7 @@ class SoftmaxCrossEntropy(Function):
         total = Sum.call(rows, axis=(0,), keepdim=False)
         if self.reduction == "sum":
             return total
-        if isinstance(labels, TensorCore):
-            count = apply(NumpyFn, labels, func=_kept_at_least_one, ignore_index=self.ignore_index, dtype=x.dtype)
-        else:
-            count = _kept_at_least_one(labels, self.ignore_index, x.dtype)
-        return total / count
+        return total / _divisor(labels, self.ignore_index, x.dtype)
 
     def batch(self, batched: tuple[bool, ...], x: Any, labels: Any, **params: Any) -> Any:
         # One example's rows, for every example: all rows in one call, then split by example again and
@@ -134,9 +129,13 @@ class SoftmaxCrossEntropy(Function):
         return total / counts[0] + counts[1]
 
 
-def _kept_at_least_one(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
-    """The number of rows kept, or 1 when there is none (a divisor for the gradient, whose rows are all 0)."""
-    return np.maximum((labels != ignore_index).sum(dtype=dtype), 1)  # type: ignore[no-any-return]
+def _divisor(labels: Any, ignore_index: int, dtype: np.dtype) -> Any:
+    """The "mean" gradient's divisor: the number of rows kept, or 1 when there is none (every row's gradient
+    is 0 then, as PyTorch). For a Tensor of labels, made by a recorded op, so vmap and the jit follow each
+    batch's labels."""
+    if isinstance(labels, TensorCore):
+        return apply(NumpyFn, labels, func=_divisor, ignore_index=ignore_index, dtype=dtype)
+    return np.maximum((labels != ignore_index).sum(dtype=dtype), 1)
 
 
 def _kept_per_example(labels: np.ndarray, ignore_index: int, dtype: np.dtype) -> np.ndarray:
