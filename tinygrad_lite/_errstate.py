@@ -1,5 +1,5 @@
 """NumPy's floating-point error settings switched cheaply, for the hot paths that silence them on every call
-(the backward walk, jit replays).
+(the backward walk, jit replays, Sigmoid).
 
 `np.errstate` costs about 1 µs to enter and leave, a measurable share of a small training step. NumPy 2
 keeps the settings in a context variable that `np.errstate` sets to an object made by `_make_extobj`;
@@ -19,17 +19,13 @@ from typing import Any
 
 import numpy as np
 
-
-def fast_errstate() -> tuple[Any, Any, Any] | None:
-    """(set, reset, make) for NumPy 2's error-settings context variable, or None when it is not there."""
-    try:
-        from numpy._core._ufunc_config import _extobj_contextvar, _make_extobj  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    return _extobj_contextvar.set, _extobj_contextvar.reset, _make_extobj
-
-
-FAST = fast_errstate()
+try:
+    from numpy._core._ufunc_config import _extobj_contextvar as _var  # type: ignore[attr-defined]
+    from numpy._core._ufunc_config import _make_extobj  # type: ignore[attr-defined]
+except ImportError:
+    _var = _make_extobj = None
+# (set, reset, make) for NumPy 2's error-settings context variable, or None when it is not there.
+FAST: tuple[Any, Any, Any] | None = None if _var is None else (_var.set, _var.reset, _make_extobj)
 _QUIET = {"divide": "ignore", "invalid": "ignore", "over": "ignore"}
 # The silenced settings object for each starting settings object (`under` and the rest are kept as the caller
 # had them). Bounded: code that enters a fresh np.errstate before every backward makes a new key each time.
@@ -58,7 +54,3 @@ def restore(token: Any) -> None:
         token.__exit__(None, None, None)
     else:
         FAST[1](token)
-
-
-if FAST is not None:
-    from numpy._core._ufunc_config import _extobj_contextvar as _var  # type: ignore[attr-defined]
