@@ -24,10 +24,9 @@ import numpy as np
 
 from . import engine, grad_mode
 from .forward_mode import Linearization
-from .node import apply
-from .ops.unary import Cast
 from .pytree import TreeSpec, flatten, unflatten
 from .tensor import Tensor
+from .transforms import seed, split_aux
 
 
 # --- arguments --------------------------------------------------------------------------------------
@@ -43,14 +42,6 @@ def _as_tensor(x: Any, what: str) -> Tensor:
     return t
 
 
-def _seed(x: Tensor) -> tuple[Tensor, bool]:
-    """A fresh tensor that requires grad standing for argument x, and whether x is in an outer graph (then the
-    seed is an identity node tied to it, so whatever is computed from the seed stays differentiable)."""
-    if x.requires_grad and grad_mode.is_grad_enabled():
-        return apply(Cast, x, dtype=x.dtype), True
-    return x.detach().requires_grad_(True), False
-
-
 class _Seeds:
     """The differentiated arguments of one call, flattened: `leaves` (what the user passed, as Tensors),
     `seeds` (what f sees) and the specs to rebuild each argument."""
@@ -62,7 +53,7 @@ class _Seeds:
             leaves, spec = flatten(a)
             self.specs.append(spec)
             self.leaves += [_as_tensor(x, f"{what} {i}") for x in leaves]
-        pairs = [_seed(x) for x in self.leaves] if make_seeds else []
+        pairs = [seed(x) for x in self.leaves] if make_seeds else []
         self.seeds = [s for s, _ in pairs]
         self.nested = any(n for _, n in pairs)
 
@@ -77,12 +68,7 @@ class _Seeds:
 
 
 def _outputs(out: Any, has_aux: bool, name: str) -> tuple[list[Tensor], TreeSpec, Any]:
-    aux = None
-    if has_aux:
-        if not (isinstance(out, tuple) and len(out) == 2):
-            raise TypeError(f"{name}(has_aux=True): the function must return a pair (output, aux), "
-                            f"got {type(out).__name__}")
-        out, aux = out
+    out, aux = split_aux(out, has_aux, name, "output")
     leaves, spec = flatten(out)
     for i, t in enumerate(leaves):
         if not isinstance(t, Tensor):

@@ -29,6 +29,25 @@ def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
     return tuple(n % nargs for n in nums)
 
 
+def seed(x: Tensor) -> tuple[Tensor, bool]:
+    """A fresh tensor that requires grad standing for argument x, and whether x is in an outer graph (then the
+    seed is an identity node tied to it, so whatever is computed from the seed stays differentiable)."""
+    if x.requires_grad and grad_mode.is_grad_enabled():
+        return apply(Cast, x, dtype=x.dtype), True
+    return x.detach().requires_grad_(True), False
+
+
+def split_aux(out: Any, has_aux: bool, name: str, what: str) -> tuple[Any, Any]:
+    """(result, aux) of a function called by transform `name`: with has_aux it must have returned a pair
+    (`what`, aux); without, aux is None."""
+    if not has_aux:
+        return out, None
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"{name}(has_aux=True): the function must return a pair ({what}, aux), "
+                        f"got {type(out).__name__}")
+    return out
+
+
 def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                    has_aux: bool = False) -> Callable[..., tuple[Any, Any]]:
     """A function returning `(f(*args), df/darg)` for a scalar-valued f; a tuple of gradients when
@@ -58,21 +77,14 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
                 if a.dtype.kind != "f":
                     raise TypeError(f"grad: argument {n} must be a floating-point tensor (or a pytree of them), "
                                     f"got {a.dtype}")
-                if a.requires_grad and grad_mode.is_grad_enabled():
-                    nested = True
-                    fresh.append(apply(Cast, a, dtype=a.dtype))  # an identity node: fresh, but tied to the outer graph
-                else:
-                    fresh.append(a.detach().requires_grad_(True))
+                seeded, in_outer_graph = seed(a)
+                fresh.append(seeded)
+                nested = nested or in_outer_graph
             targets += fresh
             call_args[n] = unflatten(spec, fresh)
         with grad_mode.enable_grad():
             out = f(*call_args, **kwargs)
-        aux = None
-        if has_aux:
-            if not (isinstance(out, tuple) and len(out) == 2):
-                raise TypeError(f"grad(has_aux=True): the function must return a pair (value, aux), "
-                                f"got {type(out).__name__}")
-            out, aux = out
+        out, aux = split_aux(out, has_aux, "grad", "value")
         if not isinstance(out, Tensor):
             raise TypeError(f"grad: the function must return a Tensor, got {type(out).__name__}")
         if out.data.size != 1:
