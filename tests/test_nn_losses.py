@@ -202,3 +202,16 @@ def test_out_of_range_labels_is_the_definition(data, dtype, classes, ignore_inde
     flat = labels.reshape(-1).astype(np.int64)
     want = flat[((flat < 0) | (flat >= classes)) & (flat != ignore_index)]
     assert out_of_range_labels(labels, classes, ignore_index).astype(np.int64).tolist() == want.tolist()
+
+
+def test_cross_entropy_frees_its_saved_log_softmax_with_the_graph():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    loss = x.sparse_categorical_crossentropy(Tensor(np.array([0, 3, 1, 1, 2])))
+    loss.backward(retain_graph=True)  # a second backward needs it: kept
+    first = x.grad.numpy()
+    assert loss._ctx.logp is not None
+    x.grad = None
+    loss.backward()  # the graph is freed: the (N, C) log-softmax goes too, not when `loss` dies
+    assert loss._ctx.logp is None
+    assert np.array_equal(x.grad.numpy(), first)

@@ -58,6 +58,7 @@ class SoftmaxCrossEntropy(Function):
     """
 
     __slots__ = ("ignore_index", "smoothing", "reduction", "logp")
+    logp: Any  # the forward's log-softmax (an array, or a traced one), None once a freeing backward used it
 
     def forward(self, x: np.ndarray, labels: np.ndarray, ignore_index: int, smoothing: float,
                 reduction: str = "none") -> np.ndarray:
@@ -85,12 +86,15 @@ class SoftmaxCrossEntropy(Function):
             return diff * (Reshape.call(g, shape=(rows, 1)) if self.reduction == "none" else g), None
         # Arrays (a plain backward, or the jit's recording): the softmax from the forward's log_softmax, and
         # as few kernels as the rule allows, since this runs on every training step.
+        softmax = np.exp(self.logp)
+        if getattr(self, "arity", 0) == 0:  # the walk is freeing this graph (no retain_graph): free the saved
+            self.logp = None  # log-softmax with it, rather than for as long as the loss tensor lives
         kept = labels != self.ignore_index
         hit = labels[:, None] == np.arange(classes)
         if self.smoothing == 0:
-            diff = np.exp(self.logp) - hit
+            diff = softmax - hit
         else:
-            diff = np.exp(self.logp) - (hit * (1 - self.smoothing) + self.smoothing / classes).astype(x.dtype)
+            diff = softmax - (hit * (1 - self.smoothing) + self.smoothing / classes).astype(x.dtype)
         np.multiply(diff, kept[:, None], out=diff)
         if self.reduction == "none":
             return diff * g.reshape((rows, 1)), None
