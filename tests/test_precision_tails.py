@@ -98,3 +98,27 @@ def test_float32_std_of_squares_beyond_float32():
     np.testing.assert_allclose(s.item(), 3.7847004e-32 / np.sqrt(2), rtol=1e-6)
     np.testing.assert_allclose(y.grad.numpy(), [2 ** -0.5, -(2 ** -0.5)], rtol=1e-6)
     assert s.dtype == y.grad.dtype == np.float32
+
+
+def _x_for_pow(dtype: str) -> st.SearchStrategy[float]:
+    """Any float of the dtype, half the time one of its edges (zeros, subnormals, ±max, ±inf, NaN)."""
+    fi = np.finfo(dtype)
+    tiny, big = float(fi.smallest_subnormal), float(fi.max)
+    edges = [0.0, -0.0, tiny, -tiny, float(fi.tiny) / 2, big, -big, np.inf, -np.inf, np.nan]
+    return st.one_of(st.floats(width=32 if dtype == "float32" else 64), st.sampled_from(edges))
+
+
+@FAST
+@given(st.sampled_from(["float32", "float64"]).flatmap(
+    lambda dt: st.tuples(st.just(dt), st.lists(_x_for_pow(dt), min_size=1, max_size=6))))
+def test_derivative_of_x_to_the_zero_is_zero_everywhere(case):
+    """d(x^0)/dx = 0 for every x - 0, subnormal, huge, ±inf, NaN - as PyTorch (0·x⁻¹ would be NaN where x⁻¹
+    overflows); and the forward x^0 is 1."""
+    dtype, values = case
+    x = tl.Tensor(np.array(values, dtype=dtype), requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's x**-1 overflow warning in the forward, not the grad
+        y = x ** 0.0
+        y.sum().backward()
+    assert np.all(y.numpy() == 1)
+    assert x.grad is not None and np.all(x.grad.numpy() == 0)
