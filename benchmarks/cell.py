@@ -23,7 +23,8 @@ import workloads
 
 NUMPY_BACKED = {"numpy", "numpy (tuned)", "tinygrad_lite", "tinygrad_lite+jit", "autograd", "mygrad", "micrograd"}
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "XLA_FLAGS", "THREADS", "DEV",
-               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_MMAP_THRESHOLD_")
+               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MALLOC_MMAP_THRESHOLD_",
+               "MALLOC_TRIM_THRESHOLD_")
 
 
 def env_facts() -> dict[str, Any]:

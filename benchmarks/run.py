@@ -45,6 +45,9 @@ def child_env() -> tuple[dict[str, str], dict[str, Any]]:
         "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
         "JAX_PLATFORMS": "cpu", "TF_CPP_MIN_LOG_LEVEL": "2",
         "DEV": "CPU", "THREADS": "0",  # tinygrad: the clang CPU backend, one thread
+        # every cell under the allocator policy tinygrad_lite sets on import (tinygrad_lite/_malloc.py): no engine
+        # or floor pays page faults its process's memory history decides
+        "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20),
         "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE), env.get("PYTHONPATH")])),
     }
     env.update(settings)
@@ -164,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
                 spec = {"workload": w, "engine": engine, "variant": variant, "quick": args.quick, "mode": "time"}
                 cell = {**run_child(spec, env, proto.timeout), **base}
                 if meta.MEMORY == "rss+tracemalloc" and cell.get("status") == "ok":
-                    mem_env = {**env, "MALLOC_MMAP_THRESHOLD_": "65536"}  # big blocks go back to the OS when freed
+                    mem_env = {**{k: v for k, v in env.items() if k != "MALLOC_TRIM_THRESHOLD_"},
+                               "MALLOC_MMAP_THRESHOLD_": "65536"}  # big blocks go back to the OS when freed
                     mem = run_child({**spec, "mode": "memory"}, mem_env, proto.timeout)
                     cell["memory"] = mem.get("memory", {"error": mem.get("reason")})
                 results.append(cell)

@@ -7,7 +7,8 @@
 >>> w.grad.shape
 (2, 1)
 """
-from . import data, dtypes, nn, optim
+from . import _malloc, data, dtypes, nn, optim
+from ._malloc import malloc_policy
 from .batching import VmapFallbackWarning, vmap
 from .derivatives import hessian, hvp, jacobian, jvp, vjp
 from .draw import draw_graph
@@ -20,5 +21,8 @@ from .transforms import grad, value_and_grad
 
 __all__ = ["AnomalyError", "Function", "GradientError", "Tensor", "VmapFallbackWarning", "data", "detect_anomaly",
            "draw_graph", "dtypes", "enable_grad", "grad", "hessian", "hvp", "inference_mode", "is_grad_enabled",
-           "jacobian", "jit", "jvp", "nn", "no_grad", "optim", "set_grad_enabled", "value_and_grad", "vjp", "vmap"]
+           "jacobian", "jit", "jvp", "malloc_policy", "nn", "no_grad", "optim", "set_grad_enabled", "value_and_grad",
+           "vjp", "vmap"]
 __version__ = "0.1.0"
+
+_malloc.apply()  # before the first training step: see tinygrad_lite/_malloc.py

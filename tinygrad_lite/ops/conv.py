@@ -34,7 +34,7 @@ import numpy as np
 
 from ..function import Function, register
 from ..node import TensorCore
-from ._im2col import Ints, columns, conv, grouped, out_size, weight_grad, windows
+from ._im2col import Ints, columns, conv, out_size, weight_grad, windows
 from ._jvp_util import plus
 from .movement import Expand, Permute, Reshape
 from .reduce import Sum
@@ -87,21 +87,30 @@ def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
 def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
     """ConvTranspose: g (N, Co, *O) and w (Co, C/G, *K) -> (N, C, *size), one kernel tap at a time.
 
-    Each tap's part of the image is one small matmul, (G, C/G, Co/G) @ (G, Co/G, N·P), added at once at that
+    Each tap's part of the image is one small matmul, (G, C/G, Co/G) @ (G, Co/G, P·N), added at once at that
     tap's positions: never the (C·K, N·P) columns of all taps together (the largest temporary of a CNN's
     backward, alive next to the forward's activations), and each part is added while it is still in cache.
-    The image is (C, N, *size), the forward's layout, returned as an (N, C, *size) view."""
+
+    The image is built with the batch innermost, (C, *size, N): a tap's strided add then runs over O_last·N
+    contiguous elements at a time instead of O_last (3x faster on LeNet's second layer, whose rows are 8
+    wide). It is handed back in the layout Conv gives its own outputs ((C, S0, N, S1, ...) in 2-D and up,
+    (C, N, S) in 1-D), so that what meets it in the backward (a pool's gradient, an activation's mask, the
+    layer below's weight gradient) is laid out like the forward's arrays and needs no transposing copy."""
     n, co, cg = g.shape[0], w.shape[0], w.shape[1]
     kernel, outs = w.shape[2:], g.shape[2:]
-    gm = grouped(g, groups)  # (G, Co/G, N·P)
+    nd = len(outs)
+    gm = g.transpose((1, *range(2, g.ndim), 0)).reshape(groups, co // groups, math.prod(outs) * n)  # (G, Co/G, P·N)
     wt = w.reshape(groups, co // groups, cg, math.prod(kernel)).transpose(3, 0, 2, 1)  # (K, G, C/G, Co/G)
-    image = np.zeros((groups * cg, n, *size), dtype=np.result_type(g.dtype, w.dtype))
+    image = np.zeros((groups * cg, *size, n), dtype=np.result_type(g.dtype, w.dtype))
     for t, k in enumerate(np.ndindex(*kernel)):
-        part = np.matmul(wt[t], gm).reshape(groups * cg, n, *outs)
-        target = (slice(None), slice(None), *(slice(i * d, i * d + s * (o - 1) + 1, s)
+        part = np.matmul(wt[t], gm).reshape(groups * cg, *outs, n)
+        target = (slice(None), *(slice(i * d, i * d + s * (o - 1) + 1, s)
                                  for i, d, s, o in zip(k, dilation, stride, outs)))
         image[target] += part
-    return image.swapaxes(0, 1)
+    batch_at = 2 if nd >= 2 else 1  # where Conv's own outputs keep the batch axis
+    laid = np.empty((groups * cg, *size[:batch_at - 1], n, *size[batch_at - 1:]), image.dtype)
+    np.copyto(laid, np.moveaxis(image, -1, batch_at))
+    return np.moveaxis(laid, batch_at, 0)
 
 
 @register
