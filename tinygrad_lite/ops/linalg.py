@@ -1,6 +1,7 @@
 """Matrix product: 1-D, 2-D and batched with NumPy's broadcasting of batch axes."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ class Matmul(Function):
     __slots__ = ()
 
     def forward(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        if a.ndim > 2 and b.ndim == 2:  # a batch of rows times one matrix: one BLAS call, not one per matrix
+            return np.matmul(a.reshape(math.prod(a.shape[:-1]), a.shape[-1]), b).reshape(*a.shape[:-1], b.shape[-1])
         return np.matmul(a, b)
 
     def vjp(self, g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
@@ -39,6 +42,12 @@ class Matmul(Function):
             g2 = Reshape.call(g, shape=g.shape + (1,))
             ga = g2 @ Reshape.call(b, shape=(1, b.shape[0])) if na else None
             gb = Reshape.call(_mT(a) @ g2, shape=a.shape[:-2] + (a.shape[-1],)) if nb else None
+            return ga, gb
+        if a.ndim > 2 and b.ndim == 2:  # rows times one matrix: b's gradient sums over the rows in one product,
+            n = math.prod(a.shape[:-1])  # not a batch of products summed afterwards
+            rows = Reshape.call(g, shape=(n, g.shape[-1]))
+            ga = Reshape.call(rows @ _mT(b), shape=a.shape) if na else None
+            gb = _mT(Reshape.call(a, shape=(n, a.shape[-1]))) @ rows if nb else None
             return ga, gb
         return (g @ _mT(b) if na else None), (_mT(a) @ g if nb else None)
 
