@@ -12,19 +12,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 from engines import lite_engine  # noqa: E402
-from workloads import w1_article, w2_mlp  # noqa: E402
+from workloads import w1_article, w2_mlp, w7_cnn  # noqa: E402
 
 import tinygrad_lite as tl  # noqa: E402
-from tinygrad_lite.function import Function  # noqa: E402
+from tinygrad_lite.function import Function, single_kernel  # noqa: E402
 from tinygrad_lite.ops.unary import Tanh  # noqa: E402
 
-STEPS = {"W1 article": (w1_article, {"name": "W1"}), "W2 MLP": (w2_mlp, {"name": "W2", "batch": 128})}
+STEPS = {"W1 article": (w1_article, {"name": "W1"}), "W2 MLP": (w2_mlp, {"name": "W2", "batch": 128}),
+         "W7 CNN": (w7_cnn, {"name": "W7"})}
 
 
 @pytest.mark.parametrize("name", sorted(STEPS))
 def test_benchmarked_steps_replay_without_generic_fallbacks(name: str) -> None:
     module, variant = STEPS[name]
-    variant = next(v for v in module.variants(quick=False) if v["name"] == variant["name"])
+    variant = next(v for v in module.variants(quick=name == "W7 CNN") if v["name"] == variant["name"])
     runner = lite_engine.build(module.problem(variant), "jit")
     for _ in range(3):  # capture, capture again and compare, replay
         runner.step()
@@ -104,3 +105,32 @@ def test_writes_the_tracer_cannot_follow_replay_the_method_exactly(op: type[Func
         assert np.array_equal(f(x).numpy(), (op.apply(x) * 1.0).numpy()), i
     program = f.program(tl.Tensor(np.zeros(shape)))
     assert [r.split(":")[0] for r in program.fallbacks] == [f"{op.__name__}.forward"]
+
+
+@single_kernel
+def _shifted_sum(x: np.ndarray) -> np.ndarray:
+    """x[:-1] + x[1:] through strided adds into a buffer it made: a trace kernel by kernel cannot follow it."""
+    image = np.zeros(x.shape[0] + 1, x.dtype)
+    image[:-1] += x
+    image[1:] += x
+    return image
+
+
+class _Shifted(Function):
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return _shifted_sum(x)  # type: ignore[no-any-return]
+
+    def vjp(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return (g[:-1] + g[1:],)
+
+
+def test_a_single_kernel_function_is_traced_as_one_call_not_a_fallback() -> None:
+    f = tl.jit(lambda x: _Shifted.apply(x) * 2.0)
+    for i in range(5):  # changing data: the replay calls the function again, it did not freeze a result
+        x = tl.Tensor(np.arange(4, dtype=np.float64) * (i + 1))
+        assert np.array_equal(f(x).numpy(), (_Shifted.apply(x) * 2.0).numpy()), i
+    program = f.program(tl.Tensor(np.zeros(4)))
+    assert program.fallbacks == [] and program.generic_calls == []
+    assert "_shifted_sum" in program.listing

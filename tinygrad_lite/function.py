@@ -14,13 +14,43 @@ same rule serves both, and higher-order gradients fall out.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import functools
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 from .node import TensorCore, apply_lifted
 
 REGISTRY: dict[str, type[Function]] = {}
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def single_kernel(fn: F) -> F:
+    """Mark `fn`, a pure function of its array arguments that returns a fresh array, as one unit for array
+    types that take over NumPy's functions (`__array_function__`): the jit's traced arrays then record it as
+    one kernel that calls `fn` again at each replay, instead of failing on what a kernel-by-kernel trace
+    cannot follow, such as `fn`'s in-place writes into a buffer it made itself. Plain arrays call `fn` as is.
+
+    >>> import numpy as np
+    >>> @single_kernel
+    ... def doubled(x):
+    ...     out = np.empty_like(x)
+    ...     out[...] = 2 * x
+    ...     return out
+    >>> doubled(np.ones(2)).tolist()
+    [2.0, 2.0]
+    """
+    @functools.wraps(fn)
+    def dispatch(*args: Any, **kwargs: Any) -> Any:
+        for a in args:
+            handler = getattr(type(a), "__array_function__", None)
+            if handler is not None and handler is not np.ndarray.__array_function__:
+                return a.__array_function__(fn, (type(a),), args, kwargs)
+        return fn(*args, **kwargs)
+    return dispatch  # type: ignore[return-value]
 
 
 def register(cls: type[Function]) -> type[Function]:

@@ -15,9 +15,9 @@ into columns and make BLAS matmuls with them (`_im2col`: 2-D and up, with stride
 the columns hold the trailing axes' taps only and each kernel row is a matmul on a slice of them, K0
 times less to copy and keep). ConvTranspose makes no columns: per kernel tap, one small matmul gives
 that tap's part of the image, added at once with one strided add (col2im tap by tap), never a Python
-loop over pixels. The adds write into a fresh array, which the jit cannot trace: it replays the rule
-that calls ConvTranspose (in a training step, Conv's VJP) as one call of its method (listed in the
-jitted function's `fallbacks`), which is exactly the eager computation.
+loop over pixels. The adds write into a fresh array, which the jit's kernel-by-kernel trace cannot
+follow, so the whole of it is one kernel there (`single_kernel`): Conv's VJP is still traced, reusing
+the columns its traced forward made, and the replay runs the forward once.
 
 >>> import numpy as np
 >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..function import Function, register
+from ..function import Function, register, single_kernel
 from ..node import TensorCore
 from ._im2col import Ints, columns, conv, out_size, weight_grad, windows
 from ._jvp_util import plus
@@ -84,6 +84,7 @@ def col2im(cols: Any, size: Ints, stride: Ints, dilation: Ints) -> Any:
                     stride, dilation, cols.dtype)
 
 
+@single_kernel  # its strided adds write into the image it made: one kernel under the jit
 def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
     """ConvTranspose: g (N, Co, *O) and w (Co, C/G, *K) -> (N, C, *size), one kernel tap at a time.
 
