@@ -188,3 +188,31 @@ def test_conv_bias_gradient_and_its_second_order() -> None:
     (gb * gb).sum().backward()
     for mine, theirs in ((x, tx), (w, tw), (b, tb)):
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
+
+
+# --- the weight gradient's two products (g by the columns transposed, the columns by g transposed) ----------------
+@pytest.mark.parametrize("transposed_from", [0, 10**9], ids=["columns @ g.T", "g @ columns.T"])
+@settings(max_examples=30, deadline=None)
+@given(data=st.data(), nd=st.integers(1, 3), groups=st.integers(1, 2), cg=st.integers(1, 3), og=st.integers(1, 2),
+       n=st.integers(1, 2))
+def test_weight_gradient_either_product_matches_reference(transposed_from: int, data: st.DataObject, nd: int,
+                                                          groups: int, cg: int, og: int, n: int) -> None:
+    """Both products the weight's gradient may use (chosen by the column rows' count), by kernel row and over all
+    taps (1-D, or a stride along the first axis), against the definition."""
+    from tinygrad_lite.ops import _im2col
+
+    kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
+    stride = tuple(data.draw(st.integers(1, 2)) for _ in range(nd))
+    dilation = tuple(data.draw(st.integers(1, 2)) for _ in range(nd))
+    spatial = tuple(d * (k - 1) + 1 + data.draw(st.integers(0, 3)) for k, d in zip(kernel, dilation))
+    rng = np.random.default_rng(sum(spatial) + 7 * sum(kernel) + n)
+    x = rng.standard_normal((n, cg * groups, *spatial))
+    outs = tuple((s - d * (k - 1) - 1) // st_ + 1 for s, k, d, st_ in zip(spatial, kernel, dilation, stride))
+    g = rng.standard_normal((n, og * groups, *outs))
+    saved = _im2col.TRANSPOSED_FROM_ROWS
+    _im2col.TRANSPOSED_FROM_ROWS = transposed_from
+    try:
+        gw = ConvWeight.call(x, g, kernel=kernel, stride=stride, dilation=dilation, groups=groups)
+    finally:
+        _im2col.TRANSPOSED_FROM_ROWS = saved
+    np.testing.assert_allclose(gw, conv_weight_ref(x, g, kernel, stride, dilation, groups), rtol=1e-12, atol=1e-12)
