@@ -134,3 +134,49 @@ def test_a_single_kernel_function_is_traced_as_one_call_not_a_fallback() -> None
     program = f.program(tl.Tensor(np.zeros(4)))
     assert program.fallbacks == [] and program.generic_calls == []
     assert "_shifted_sum" in program.listing
+
+
+class _LaidOut(Function):
+    """Doubles x: eagerly into a Fortran-ordered array, traced into a C-ordered one (the same values)."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if type(x) is np.ndarray:
+            return np.asfortranarray(x * 2.0)
+        return x * 2.0  # type: ignore[no-any-return]
+
+    def vjp(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return (g * 2.0,)
+
+
+class _Flat(Function):
+    """x.reshape(-1): a view of a C-ordered x, a copy of a Fortran-ordered one; reads strides, so it is replayed
+    as one call of its method, recorded on the eager (Fortran-ordered) array."""
+
+    __slots__ = ()
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        assert x.strides
+        return x.reshape(-1)
+
+    def vjp(self, g: np.ndarray, out: np.ndarray, x: np.ndarray) -> tuple[np.ndarray]:
+        return (g.reshape(x.shape),)
+
+
+def test_a_traced_result_laid_out_unlike_the_eager_one_is_refused_not_replayed_wrong() -> None:
+    """Same values in another memory layout made the replay wrong (by 132 on the third call) before: the one-call
+    replay of _Flat, recorded as a copy on the eager array, made a view of the traced array, whose buffer the
+    replay then reused. The traced _LaidOut is now refused, and every replay equals eager mode."""
+    def step(x: tl.Tensor) -> tl.Tensor:
+        a = _LaidOut.apply(x)
+        flat = _Flat.apply(a)
+        later = ((a * 3.0).reshape(-1) + 1.0) * 5.0  # a's buffer is free after this in the replay
+        return flat + later
+
+    f = tl.jit(step)
+    for i in range(6):
+        x = tl.Tensor(np.arange(12.0).reshape(3, 4) * (i + 1))
+        assert np.array_equal(f(x).numpy(), step(x).numpy()), i
+    reasons = f.program(tl.Tensor(np.zeros((3, 4)))).fallbacks
+    assert any(r.startswith("_LaidOut.forward") and "laid out in memory differently" in r for r in reasons), reasons

@@ -35,6 +35,16 @@ def same_bits(a: Any, b: Any) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
+def same_layout(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether a and b lay their elements out alike in memory (the strides of every axis longer than 1).
+
+    A traced result stands in for the eager one from then on, and the kernels recorded after it (a method
+    replayed as one call, a view taken of it) were recorded on the eager array: NumPy decided view or copy,
+    and what a view sees, on its layout. A traced result with the same values in another layout would make
+    those kernels read other elements at replay, so it is refused like a differing value."""
+    return all(sa == sb for n, sa, sb in zip(a.shape, a.strides, b.strides) if n > 1) or a.size == 0
+
+
 def _stateful(ctx: Any) -> bool:
     """Whether ctx's forward keeps per-call state in slots of its own (an index, an axis) for its vjp."""
     for cls in type(ctx).__mro__:
@@ -76,10 +86,25 @@ class _RecordingGenerator:
         return draw
 
 
-def _shares(results: Sequence[np.ndarray], inputs: Sequence[Value]) -> bool:
+def _shares(results: Sequence[np.ndarray], inputs: Sequence[Value], eager: Sequence[Any] = ()) -> bool:
     """May a result view a temporary's memory? Decided on the capture's arrays: whether NumPy returns a
-    view or a copy depends on shapes, dtypes and layouts, which every replay of this capture shares."""
-    return any(np.may_share_memory(r, v.array) for r in results for v in inputs if v.kind == TMP)
+    view or a copy depends on shapes, dtypes and layouts, which every replay of this capture shares.
+
+    A method replayed as one call ran eagerly on `eager`, the arrays the step had, while the replay hands it
+    each input's Value, whose array a traced rule made and may lay out differently. So each of those counts
+    too, and an input whose Value is laid out otherwise than the eager array makes the answer yes: the call
+    may view it at replay where it copied here (treating a result as a view only keeps a buffer alive)."""
+    for i, v in enumerate(inputs):
+        if v.kind != TMP:
+            continue
+        e = eager[i] if i < len(eager) else v.array
+        if not isinstance(e, np.ndarray):
+            e = v.array
+        if e is not v.array and not same_layout(v.array, e):
+            return True
+        if any(np.may_share_memory(r, v.array) or np.may_share_memory(r, e) for r in results):
+            return True
+    return False
 
 
 def vars_equal(a: TensorRef, b: TensorRef) -> bool:
@@ -290,6 +315,9 @@ class Recorder:
             v = res.v if isinstance(res, Traced) else self._array_value(res)
             if not same_bits(v.array, out.data):
                 raise Untraceable("the traced result differs from the eager one")
+            if v.array.flags.writeable and not same_layout(v.array, out.data):
+                raise Untraceable(f"the traced result is laid out in memory differently from the eager one "
+                                  f"(strides {v.array.strides} against {out.data.strides})")
         except Exception as exc:  # noqa: BLE001 - any failure to trace means: replay the method itself, and say so
             self._fallback(f"{name}.forward", exc, start)
         else:
@@ -297,7 +325,8 @@ class Recorder:
             self._twins[id(ctx)] = twin
             return
         v = self._new_tmp(out.data)
-        self.kernels.append(Kernel("call", ctx.forward, tuple(ins), [v], name, kw, alias=_shares([out.data], ins),
+        alias = _shares([out.data], ins, [t.data for t in inputs])
+        self.kernels.append(Kernel("call", ctx.forward, tuple(ins), [v], name, kw, alias=alias,
                                    ctx=ctx, asarray=out.data.ndim == 0))
 
     def record_call(self, fn: Callable[[], None], what: str) -> None:
@@ -395,7 +424,8 @@ class Recorder:
         outs: list[Value | None] = [
             self._new_tmp(np.asarray(r)) if r is not None and need else None for r, need in zip(results, needs)
         ]
-        alias = _shares([o.array for o in outs if o is not None], [gv, out, *xs])
+        eager = [g, t.data, *[p.data for p in parents]]
+        alias = _shares([o.array for o in outs if o is not None], [gv, out, *xs], eager)
         self.kernels.append(Kernel("call", ctx.vjp, (gv, out, *xs), list(outs), f"{name}.vjp", unpack=True,
                                    alias=alias, ctx=ctx, errstate=self._walk_errstate()))
         tr = self._tracer()
@@ -427,6 +457,9 @@ class Recorder:
             fv = engine.fit(rv, p.data.shape, p.data.dtype)
             if not same_bits(fv.v.array, f):
                 raise Untraceable("the traced gradient differs from the eager one")
+            if fv.v.array.flags.writeable and not same_layout(fv.v.array, f):
+                raise Untraceable(f"the traced gradient is laid out in memory differently from the eager one "
+                                  f"(strides {fv.v.array.strides} against {f.strides})")
             found.append((f, fv.v))
         for f, v in found:
             self._known(f, v)
