@@ -24,6 +24,7 @@ import numpy as np
 from ..function import Function, NumpyFn, register
 from ..node import TensorCore, apply
 from ._batch_util import batch_size
+from ._tiles import tile_gather, tile_max, tile_scatter, tiles
 from .conv import Ints, add_taps, col2im, windows
 from .movement import Expand, Reshape
 
@@ -50,6 +51,10 @@ class MaxPool(Function):
 
     def forward(self, x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        fast = tile_max(x, kernel) if tiles(kernel, stride, dilation) else None
+        if fast is not None:
+            best, self.index = fast
+            return best  # type: ignore[no-any-return]
         taps = _taps(x, kernel, stride, dilation)
         small = np.int8 if len(taps) <= 127 else np.int32  # NumPy's where is fast only without type promotion
         best, index = taps[0], np.zeros(taps[0].shape, small)
@@ -91,6 +96,9 @@ class MaxPoolScatter(Function):
     def forward(self, g: np.ndarray, index: np.ndarray, size: Ints, kernel: Ints, stride: Ints,
                 dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation, self.size = kernel, stride, dilation, size
+        fast = tile_scatter(g, index, size, kernel) if tiles(kernel, stride, dilation) else None
+        if fast is not None:
+            return fast  # type: ignore[no-any-return]
         zero = np.zeros((), g.dtype)
         out = _scatter(lambda t: np.where(index == index.dtype.type(t), g, zero), size, kernel, stride, dilation, g)
         return out  # type: ignore[no-any-return]
@@ -117,6 +125,8 @@ class MaxPoolGather(Function):
 
     def forward(self, y: np.ndarray, index: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        if tiles(kernel, stride, dilation):
+            return tile_gather(y, index, kernel)  # type: ignore[no-any-return]
         taps = _taps(y, kernel, stride, dilation)
         out = np.zeros(index.shape, y.dtype)
         for i, tap in enumerate(taps):
