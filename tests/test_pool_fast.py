@@ -103,14 +103,15 @@ def test_scatter_and_gather_equal_the_general_path(case: tuple[np.ndarray, tuple
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_convolution_output_layout(dtype: type) -> None:
-    """The layout W7's pools get: memory (C, H, N, W) seen as (N, C, H, W); results keep x's memory order."""
+    """The layout W7's pools get: memory (C, H, N, W) seen as (N, C, H, W). The maxima keep x's memory order; the
+    gradient image is in C order (a layout fixed by the shapes, as the jit's replay needs)."""
     rng = np.random.default_rng(1)
     x = np.round(rng.standard_normal((6, 24, 5, 24)) * 2).astype(dtype).transpose(2, 0, 1, 3)  # many ties
     best, index = forward(x, (2, 2))
     assert np.argsort(best.strides).tolist() == np.argsort(x.strides).tolist()
     g = rng.standard_normal(best.shape).astype(dtype)
     out = MaxPoolScatter.call(g, index, size=(24, 24), kernel=(2, 2), stride=(2, 2), dilation=(1, 1))
-    assert np.argsort(out.strides).tolist() == np.argsort(x.strides).tolist()
+    assert out.flags.c_contiguous
     with general_path():
         best0, index0 = forward(x, (2, 2))
         same(out, MaxPoolScatter.call(g, index0, size=(24, 24), kernel=(2, 2), stride=(2, 2), dilation=(1, 1)))
@@ -150,3 +151,35 @@ def test_the_gradient_equals_torchs(n: int, c: int, h: int, w: int, k: int, nans
     xt = torch.tensor(x, requires_grad=True)
     torch.nn.functional.max_pool2d(xt, k).backward(torch.tensor(g))
     assert np.array_equal(t.grad.numpy(), xt.grad.numpy())
+
+
+def test_a_jitted_cnn_step_traces_the_fast_path_and_equals_eager() -> None:
+    """Conv outputs (a transposed layout) through 2x2 pools: the jit traces the fast path (no pool op replayed
+    whole) and its replays give eager's gradients bit for bit, step after step."""
+    from tinygrad_lite.jit import jit
+
+    rng = np.random.default_rng(0)
+    w1 = tg.Tensor(rng.standard_normal((4, 1, 3, 3)).astype(np.float32), requires_grad=True)
+    w2 = tg.Tensor(rng.standard_normal((6, 4, 3, 3)).astype(np.float32), requires_grad=True)
+    b1 = tg.Tensor(np.zeros(4, np.float32), requires_grad=True)
+    scale = tg.Tensor(np.linspace(0.5, 2.0, 4, dtype=np.float32).reshape(1, 4, 1, 1), requires_grad=True)
+
+    def step(x: tg.Tensor) -> tg.Tensor:
+        w1.grad = w2.grad = b1.grad = scale.grad = None
+        z = x.conv2d(w1, b1, padding=1)
+        h = ((z - z.mean(axis=(0, 2, 3), keepdim=True)) * scale).relu().max_pool2d(2)  # a batch norm's shape
+        loss = (h.conv2d(w2).relu().max_pool2d(2) ** 2).sum()
+        loss.backward()
+        return loss
+
+    xs = [tg.Tensor(np.round(rng.standard_normal((5, 1, 14, 14)) * 2).astype(np.float32)) for _ in range(3)]
+    expected = []
+    for x in xs:
+        step(x)
+        expected.append([t.grad.numpy().copy() for t in (w1, w2, b1, scale)])
+    jitted = jit(step)
+    for x, grads in zip(xs, expected):
+        jitted(x)
+        for t, g in zip((w1, w2, b1, scale), grads):
+            same(t.grad.numpy(), g)
+    assert not [f for f in jitted.program(xs[0]).fallbacks if f.startswith("MaxPool")]

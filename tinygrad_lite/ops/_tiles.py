@@ -8,15 +8,17 @@ general path's (pool.py), or None where it does not apply and the caller takes t
   first row holding the window's maximum, in it the first column holding it). Results keep x's memory
   order (a transposed convolution output stays transposed), so no pass mixes layouts. A NaN anywhere gives
   None: one reduction finds it, and the general path then applies the every-NaN-wins rule.
-- `tile_scatter(g, index, size, kernel)`: the image with each window's gradient on its chosen tap, made by
-  one broadcast `np.where` in the index's memory order (so, through MaxPool, in x's). When the innermost
-  axis in memory is a pooled one, its k taps of one window are k adjacent elements: read as one unsigned
-  integer (two float32 as a uint64), each window's part there is g's bits shifted to the chosen tap's
-  place, so every pass runs along a long axis instead of k-long ones.
+- `tile_scatter(g, index, size, kernel)`: the image with each window's gradient on its chosen tap, in C order.
+  When the last kernel side k fills a word (two float32 in a uint64, two or four float16), a window row's k
+  elements are one unsigned integer, and its value is g's bits shifted to the chosen tap's place or 0: integer
+  passes along long axes, with no np.where (its per-element branch, mispredicted on pooled data, costs several
+  times as much) and no interleaving of per-tap parts. Otherwise one broadcast `np.where`.
 - `tile_gather(y, index, kernel)`: the chosen elements of y (MaxPoolScatter's adjoint): one `np.where`
   per kernel axis and tap, selecting along that axis.
 
-All are written with NumPy functions on their inputs (no writes into arrays), so the jit traces them.
+All are written with NumPy functions on their inputs (no writes into arrays), so the jit traces them; each
+result's layout is decided by its inputs' layouts through NumPy alone, as the jit's replay requires (its traced
+arrays show no strides to choose by).
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 3.0, 3.0, 0.0], [5.0, 2.0, 0.0, 4.0]])
@@ -95,66 +97,56 @@ def _pick(wins: Any, cand: Any, chosen: Any) -> Any:
     return np.add(chosen, np.multiply(wins.view(np.int8), np.subtract(cand, chosen)))
 
 
-def _memory_order(a: Any) -> list[int]:
-    """a's axes from the outermost in memory to the innermost (broadcast axes outermost)."""
-    return sorted(range(a.ndim), key=lambda i: (a.strides[i] != 0, abs(a.strides[i])), reverse=True)
-
-
 def tile_scatter(g: Any, index: Any, size: Ints, kernel: Ints) -> Any | None:
-    """A zero image (*lead, *size) with each window's g (*lead, *O) on its chosen tap `index` (from
-    `tile_max`), laid out in the index's memory order; None for an empty g (the general path handles it)."""
+    """A zero image (*lead, *size) in C order with each window's g (*lead, *O) on its chosen tap `index` (from
+    `tile_max`); None for an empty g (the general path handles it).
+
+    The layout is C order whatever the inputs' (x's memory order would suit the next op better, but the jit's
+    traced arrays show no strides, and its replay needs the layout the eager call gave)."""
     if g.size == 0:
         return None
-    nd, lead = len(kernel), g.ndim - len(kernel)
+    lead = g.ndim - len(kernel)
     outs, dtype = g.shape[lead:], g.dtype
-    order = _memory_order(index)
-    g, index = g.transpose(order), index.transpose(order)  # the frame: views in the index's memory order
-    inners = [math.prod(kernel[i + 1:]) for i in range(nd)]
-    packed = nd - 1 if _packs(order[-1] - lead, kernel, g.itemsize) else None
-    # Each pooled frame axis (but a packed one) gets its kernel axis right after it.
-    inserted, full, at = [], [], {}
-    for n, a in zip(g.shape, order):
-        inserted.append(n)
-        full.append(n)
-        if a >= lead and a - lead != packed:
-            at[a - lead] = len(full)
-            inserted.append(1)
-            full.append(kernel[a - lead])
-    taps = np.zeros((1,) * len(full), np.int8)  # the tap number at each position of a window
-    for i, f in at.items():
-        shape = [1] * len(full)
-        shape[f] = kernel[i]
-        taps = taps + (np.arange(kernel[i], dtype=np.int8) * np.int8(inners[i])).reshape(shape)
+    packed = _packs(kernel, g.itemsize)
+    # Each pooled axis (but a packed last one) gets its kernel axis right after it; the taps pattern lives there.
+    inserted = [*g.shape[:lead], *(s for o in outs for s in (o, 1))]
+    taps = np.zeros((1,) * len(inserted), np.int8)  # the tap number at each position of a window
+    for i, k in enumerate(kernel):
+        shape = [1] * len(inserted)
+        shape[lead + 2 * i + 1] = k
+        taps = taps + (np.arange(k, dtype=np.int8) * np.int8(math.prod(kernel[i + 1:]))).reshape(shape)
+    if packed:
+        inserted, taps = inserted[:-1], taps[..., 0]
     index = index.reshape(inserted)
-    if packed is None:
+    if not packed:
         out = np.where(np.equal(index, taps), g.reshape(inserted), np.zeros((), dtype))
     else:
         # A row of k taps is one unsigned word; a window's tap t goes to bit 8·itemsize·t of it. With k a power of
         # two and the other axes' taps multiples of k, index XOR (this position's taps) is the tap along the row
         # where the other taps match, else at least k: shifting by that many elements' bits leaves 0 (NumPy's
-        # left_shift gives 0 for a shift past the width). Integer passes: no branch per element.
-        bits = 8 * g.itemsize
-        word = _WORD[kernel[packed] * g.itemsize]
+        # left_shift gives 0 for a shift past the width). Integer passes only: no branch per element, where
+        # np.where's, mispredicted on pooled data, costs several times as much.
+        log_bits = (8 * g.itemsize).bit_length() - 1
+        word = _WORD[kernel[-1] * g.itemsize]
         wide = g.view(_WORD[g.itemsize]).astype(word, order="C").reshape(inserted)
-        shift = np.bitwise_xor(np.left_shift(index.view(np.uint8), np.uint8(bits.bit_length() - 1)),
-                               np.left_shift(taps.view(np.uint8), np.uint8(bits.bit_length() - 1)))
-        out = np.left_shift(wide, shift)
-    frame = [n * (kernel[a - lead] if a >= lead else 1) for n, a in zip(g.shape, order)]
-    out = out.reshape(frame[:-1] + [g.shape[-1]]) if packed is not None else out.reshape(frame)
-    if packed is not None:
+        shift = np.bitwise_xor(np.left_shift(index.view(np.uint8), np.uint8(log_bits)),
+                               np.left_shift(taps.view(np.uint8), np.uint8(log_bits)))
+        out = np.left_shift(wide, shift, order="C")
+    sides = [o * k for o, k in zip(outs, kernel)]
+    out = out.reshape(*g.shape[:lead], *sides[:-1], outs[-1] if packed else sides[-1])  # a view: C order
+    if packed:
         out = out.view(dtype)  # each word as its k elements: the last axis k times longer
-    out = out.transpose(np.argsort(order))
     if any(o * k != n for o, k, n in zip(outs, kernel, size)):  # a remainder no window covers: no gradient
         out = np.pad(out, [(0, 0)] * lead + [(0, n - o * k) for o, k, n in zip(outs, kernel, size)])
     return out
 
 
-def _packs(last: int, kernel: Ints, itemsize: int) -> bool:
-    """Whether the scatter packs the last pooled axis's taps into words: it is innermost in memory (`last` the
-    pooled number of the innermost axis), its k taps fill a word (hence k a power of two), and every shift
-    (index XOR taps, below the next power of two of the tap count, times the element's bits) fits a uint8."""
+def _packs(kernel: Ints, itemsize: int) -> bool:
+    """Whether the scatter packs the last pooled axis's taps into words: its k taps fill a word (hence k is a
+    power of two), and every shift (index XOR taps, below the next power of two of the tap count, times the
+    element's bits) fits a uint8."""
     k = kernel[-1]
-    if last != len(kernel) - 1 or k < 2 or k * itemsize not in _WORD or sys.byteorder != "little":
+    if k < 2 or k * itemsize not in _WORD or sys.byteorder != "little":
         return False
     span = 1 << (math.prod(kernel) - 1).bit_length()
     return (span - 1) * 8 * itemsize <= 255
