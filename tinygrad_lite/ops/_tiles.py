@@ -97,26 +97,41 @@ def _pick(wins: Any, cand: Any, chosen: Any) -> Any:
     return np.add(chosen, np.multiply(wins.view(np.int8), np.subtract(cand, chosen)))
 
 
-def tile_scatter(g: Any, index: Any, size: Ints, kernel: Ints) -> Any | None:
-    """A zero image (*lead, *size) in C order with each window's g (*lead, *O) on its chosen tap `index` (from
-    `tile_max`); None for an empty g (the general path handles it).
+def image_order(ndim: int, nd: int) -> list[int]:
+    """The memory order (outermost axis first) of `tile_scatter`'s image (*lead, *size) with nd pooled axes: the
+    order ops/_im2col.py's convolution gives its (N, C, *O) output, (C, O0, N, *O') (the next ops of a CNN's
+    backward, the ReLU's mask and the convolution's gradients, read the image alongside that output), or C order
+    without two lead and two pooled axes. Fixed by the shapes: the jit's traced arrays show no strides, and its
+    replay needs the layout the eager call gave. Either way the innermost axis is the last pooled one, and the
+    passes run along (N, *O') together: long inner loops, where C order's are as short as the image is narrow."""
+    lead = ndim - nd
+    if lead >= 2 and nd >= 2:
+        return [*range(1, lead), lead, 0, *range(lead + 1, ndim)]
+    return list(range(ndim))
 
-    The layout is C order whatever the inputs' (x's memory order would suit the next op better, but the jit's
-    traced arrays show no strides, and its replay needs the layout the eager call gave)."""
+
+def tile_scatter(g: Any, index: Any, size: Ints, kernel: Ints) -> Any | None:
+    """A zero image (*lead, *size) with each window's g (*lead, *O) on its chosen tap `index` (from `tile_max`),
+    in `image_order`; None for an empty g (the general path handles it)."""
     if g.size == 0:
         return None
-    lead = g.ndim - len(kernel)
+    nd, lead = len(kernel), g.ndim - len(kernel)
     outs, dtype = g.shape[lead:], g.dtype
-    packed = _packs(kernel, g.itemsize)
-    # Each pooled axis (but a packed last one) gets its kernel axis right after it; the taps pattern lives there.
-    inserted = [*g.shape[:lead], *(s for o in outs for s in (o, 1))]
-    taps = np.zeros((1,) * len(inserted), np.int8)  # the tap number at each position of a window
-    for i, k in enumerate(kernel):
+    order = image_order(g.ndim, nd)
+    g, index = g.transpose(order), index.transpose(order)  # the frame: views in the image's memory order
+    packed = _packs(kernel, g.itemsize)  # the last pooled axis, innermost in the frame, as words
+    # Each pooled frame axis (but a packed one) gets its kernel axis right after it: the tap numbers live there.
+    inserted, at = [], {}
+    for n, a in zip(g.shape, order):
+        inserted.append(n)
+        if a >= lead and not (packed and a == g.ndim - 1):
+            at[a - lead] = len(inserted)
+            inserted.append(1)
+    taps = np.zeros((1,) * len(inserted), np.int8)
+    for i, f in at.items():
         shape = [1] * len(inserted)
-        shape[lead + 2 * i + 1] = k
-        taps = taps + (np.arange(k, dtype=np.int8) * np.int8(math.prod(kernel[i + 1:]))).reshape(shape)
-    if packed:
-        inserted, taps = inserted[:-1], taps[..., 0]
+        shape[f] = kernel[i]
+        taps = taps + (np.arange(kernel[i], dtype=np.int8) * np.int8(math.prod(kernel[i + 1:]))).reshape(shape)
     index = index.reshape(inserted)
     if not packed:
         out = np.where(np.equal(index, taps), g.reshape(inserted), np.zeros((), dtype))
@@ -124,18 +139,19 @@ def tile_scatter(g: Any, index: Any, size: Ints, kernel: Ints) -> Any | None:
         # A row of k taps is one unsigned word; a window's tap t goes to bit 8·itemsize·t of it. With k a power of
         # two and the other axes' taps multiples of k, index XOR (this position's taps) is the tap along the row
         # where the other taps match, else at least k: shifting by that many elements' bits leaves 0 (NumPy's
-        # left_shift gives 0 for a shift past the width). Integer passes only: no branch per element, where
-        # np.where's, mispredicted on pooled data, costs several times as much.
+        # left_shift gives 0 for a shift past the width). Integer passes only, in C order in the frame: no
+        # branch per element (np.where's, mispredicted on pooled data, costs several times as much).
         log_bits = (8 * g.itemsize).bit_length() - 1
-        word = _WORD[kernel[-1] * g.itemsize]
-        wide = g.view(_WORD[g.itemsize]).astype(word, order="C").reshape(inserted)
-        shift = np.bitwise_xor(np.left_shift(index.view(np.uint8), np.uint8(log_bits)),
-                               np.left_shift(taps.view(np.uint8), np.uint8(log_bits)))
+        wide = g.view(_WORD[g.itemsize]).astype(_WORD[kernel[-1] * g.itemsize], order="C").reshape(inserted)
+        shift = np.bitwise_xor(np.left_shift(index.view(np.uint8), np.uint8(log_bits), order="C"),
+                               np.left_shift(taps.view(np.uint8), np.uint8(log_bits)), order="C")
         out = np.left_shift(wide, shift, order="C")
-    sides = [o * k for o, k in zip(outs, kernel)]
-    out = out.reshape(*g.shape[:lead], *sides[:-1], outs[-1] if packed else sides[-1])  # a view: C order
+    frame = [n * (kernel[a - lead] if a >= lead and not (packed and a == g.ndim - 1) else 1)
+             for n, a in zip(g.shape, order)]
+    out = out.reshape(frame)
     if packed:
         out = out.view(dtype)  # each word as its k elements: the last axis k times longer
+    out = out.transpose(np.argsort(order).tolist())
     if any(o * k != n for o, k, n in zip(outs, kernel, size)):  # a remainder no window covers: no gradient
         out = np.pad(out, [(0, 0)] * lead + [(0, n - o * k) for o, k, n in zip(outs, kernel, size)])
     return out
