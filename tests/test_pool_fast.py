@@ -103,15 +103,15 @@ def test_scatter_and_gather_equal_the_general_path(case: tuple[np.ndarray, tuple
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_a_convolution_output_layout(dtype: type) -> None:
-    """The layout W7's pools get: memory (C, H, N, W) seen as (N, C, H, W). The maxima keep x's memory order; the
-    gradient image is in C order (a layout fixed by the shapes, as the jit's replay needs)."""
+    """The layout W7's pools get: memory (C, H, N, W) seen as (N, C, H, W). The maxima keep x's memory order, and
+    the gradient image is laid out as the convolution's output (a layout fixed by the shapes, as the jit needs)."""
     rng = np.random.default_rng(1)
     x = np.round(rng.standard_normal((6, 24, 5, 24)) * 2).astype(dtype).transpose(2, 0, 1, 3)  # many ties
     best, index = forward(x, (2, 2))
     assert np.argsort(best.strides).tolist() == np.argsort(x.strides).tolist()
     g = rng.standard_normal(best.shape).astype(dtype)
     out = MaxPoolScatter.call(g, index, size=(24, 24), kernel=(2, 2), stride=(2, 2), dilation=(1, 1))
-    assert out.flags.c_contiguous
+    assert np.argsort(out.strides).tolist() == np.argsort(x.strides).tolist()
     with general_path():
         best0, index0 = forward(x, (2, 2))
         same(out, MaxPoolScatter.call(g, index0, size=(24, 24), kernel=(2, 2), stride=(2, 2), dilation=(1, 1)))
@@ -183,3 +183,17 @@ def test_a_jitted_cnn_step_traces_the_fast_path_and_equals_eager() -> None:
         for t, g in zip((w1, w2, b1, scale), grads):
             same(t.grad.numpy(), g)
     assert not [f for f in jitted.program(xs[0]).fallbacks if f.startswith("MaxPool")]
+
+
+def test_taps_of_another_integer_type_take_the_general_path() -> None:
+    """The fast scatter and gather read MaxPool's int8 taps as bytes: another dtype goes the general way."""
+    rng = np.random.default_rng(2)
+    index = rng.integers(0, 4, (2, 3, 2, 2))
+    g = rng.standard_normal((2, 3, 2, 2))
+    params = {"kernel": (2, 2), "stride": (2, 2), "dilation": (1, 1)}
+    out = MaxPoolScatter.call(g, index, size=(4, 5), **params)
+    with general_path():
+        same(out, MaxPoolScatter.call(g, index, size=(4, 5), **params))
+        expected = MaxPoolGather.call(out, index, **params)
+    same(MaxPoolGather.call(out, index, **params), expected)
+    same(expected, g)

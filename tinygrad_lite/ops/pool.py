@@ -6,6 +6,10 @@
 - `MaxPoolScatter(g, index)` puts each window's gradient on its chosen element (summing where windows
   overlap); `MaxPoolGather(y, index)` reads those elements back. Each is the other's adjoint, and the
   first is MaxPool's VJP: second-order gradients stay in the family.
+- When the windows tile the input (stride == kernel, dilation 1: the usual 2x2 pool with stride 2; a trailing
+  remainder no window covers gets no gradient) the three take the fast path of `_tiles.py` (separable pairwise
+  maxima, the scatter as integer shifts of packed words), bit for bit the general path's results; with a NaN
+  in x the forward takes the general path, which knows PyTorch's every-NaN-wins rule.
 - `WindowSum(x)` sums each window (avg pooling divides it afterwards) and `WindowSpread(g)`, its adjoint,
   spreads each window's gradient over its elements.
 
@@ -96,7 +100,7 @@ class MaxPoolScatter(Function):
     def forward(self, g: np.ndarray, index: np.ndarray, size: Ints, kernel: Ints, stride: Ints,
                 dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation, self.size = kernel, stride, dilation, size
-        fast = tile_scatter(g, index, size, kernel) if tiles(kernel, stride, dilation) else None
+        fast = tile_scatter(g, index, size, kernel) if _fast(index, kernel, stride, dilation) else None
         if fast is not None:
             return fast  # type: ignore[no-any-return]
         zero = np.zeros((), g.dtype)
@@ -125,7 +129,7 @@ class MaxPoolGather(Function):
 
     def forward(self, y: np.ndarray, index: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
-        if tiles(kernel, stride, dilation):
+        if _fast(index, kernel, stride, dilation):
             return tile_gather(y, index, kernel)  # type: ignore[no-any-return]
         taps = _taps(y, kernel, stride, dilation)
         out = np.zeros(index.shape, y.dtype)
@@ -199,6 +203,11 @@ def _argmax_index(x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> 
     op = MaxPool()
     op.forward(x, kernel=kernel, stride=stride, dilation=dilation)
     return op.index  # type: ignore[no-any-return]
+
+
+def _fast(index: Any, kernel: Ints, stride: Ints, dilation: Ints) -> bool:
+    """Whether the scatter and gather take the tiling fast path: tiling windows and MaxPool's int8 taps."""
+    return tiles(kernel, stride, dilation) and index.dtype == np.int8
 
 
 def _both_batched(batched: tuple[bool, ...], xs: tuple[Any, ...]) -> list[Any]:
