@@ -45,9 +45,8 @@ def laid_out(draw: st.DrawFn, shape: tuple[int, ...], dtype: type, values: list[
     order = draw(st.permutations(range(len(shape))))
     strided = draw(st.booleans())
     mem_shape = [shape[a] * (2 if strided and i == len(order) - 1 else 1) for i, a in enumerate(order)]
-    picks = draw(st.lists(st.integers(0, len(values) - 1), min_size=int(np.prod(mem_shape)),
-                          max_size=int(np.prod(mem_shape))))
-    mem = np.array(values, dtype)[np.array(picks, dtype=np.intp)].reshape(mem_shape)
+    picks = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(0, len(values), mem_shape)
+    mem = np.array(values, dtype)[picks]
     if strided:
         mem = mem[..., ::2]
     return mem.transpose(np.argsort(order))
@@ -55,9 +54,10 @@ def laid_out(draw: st.DrawFn, shape: tuple[int, ...], dtype: type, values: list[
 
 @st.composite
 def pools(draw: st.DrawFn, nan: bool = True, empty: bool = True) -> tuple[np.ndarray, tuple[int, ...]]:
-    """(x, kernel): 1-3 pooled axes, kernel sides 1-3 (not all 1), sizes with or without a remainder."""
+    """(x, kernel): 1-3 pooled axes, kernel sides 1-4 (1-3 with three axes; not all 1), sizes with or without a
+    remainder. Sides of 4 make float16's four-tap words; 3x3x2 float32's shifts would overflow a byte (no words)."""
     nd = draw(st.integers(1, 3))
-    kernel = tuple(draw(st.lists(st.integers(1, 3), min_size=nd, max_size=nd)))
+    kernel = tuple(draw(st.lists(st.integers(1, 4 if nd < 3 else 3), min_size=nd, max_size=nd)))
     if all(k == 1 for k in kernel):
         kernel = (*kernel[:-1], 2)
     lead = tuple(draw(st.lists(st.integers(0 if empty else 1, 3), max_size=2)))
@@ -117,6 +117,24 @@ def test_a_convolution_output_layout(dtype: type) -> None:
         same(out, MaxPoolScatter.call(g, index0, size=(24, 24), kernel=(2, 2), stride=(2, 2), dilation=(1, 1)))
     same(best, best0)
     same(index, index0)
+
+
+@pytest.mark.parametrize(("kernel", "dtype"), [((2, 3, 2), np.float32), ((3, 3, 2), np.float32),
+                                               ((2, 2, 2), np.float32), ((4, 4), np.float16),
+                                               ((3, 4), np.float16), ((4, 2), np.float32), ((2,), np.float64)])
+def test_word_packing_at_its_edges(kernel: tuple[int, ...], dtype: type) -> None:
+    """Kernels where the scatter packs taps into words (four float16, a byte's worth of shift) and where a shift
+    would overflow a byte (so it must not pack), against the general path."""
+    rng = np.random.default_rng(3)
+    spatial = tuple(3 * k + 1 for k in kernel)
+    x = rng.integers(-2, 3, (2, *spatial)).astype(dtype)  # ties everywhere
+    params = {"kernel": kernel, "stride": kernel, "dilation": (1,) * len(kernel)}
+    best, index = forward(x, kernel)
+    g = rng.standard_normal(best.shape).astype(dtype)
+    out = MaxPoolScatter.call(g, index, size=spatial, **params)
+    with general_path():
+        same(out, MaxPoolScatter.call(g, index, size=spatial, **params))
+        same(best, forward(x, kernel)[0])
 
 
 def test_a_nan_takes_the_general_path() -> None:
