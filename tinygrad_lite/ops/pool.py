@@ -6,6 +6,10 @@
 - `MaxPoolScatter(g, index)` puts each window's gradient on its chosen element (summing where windows
   overlap); `MaxPoolGather(y, index)` reads those elements back. Each is the other's adjoint, and the
   first is MaxPool's VJP: second-order gradients stay in the family.
+- When the windows tile the input (stride == kernel, dilation 1: the usual 2x2 pool with stride 2; a trailing
+  remainder no window covers gets no gradient) the three take the fast path of `_tiles.py` (separable pairwise
+  maxima, the scatter as integer shifts of packed words), bit for bit the general path's results; with a NaN
+  in x the forward takes the general path, which knows PyTorch's every-NaN-wins rule.
 - `WindowSum(x)` sums each window (avg pooling divides it afterwards) and `WindowSpread(g)`, its adjoint,
   spreads each window's gradient over its elements.
 
@@ -24,6 +28,7 @@ import numpy as np
 from ..function import Function, NumpyFn, register
 from ..node import TensorCore, apply
 from ._batch_util import batch_size
+from ._tiles import tile_gather, tile_max, tile_scatter, tiles
 from .conv import Ints, add_taps, col2im, windows
 from .movement import Expand, Reshape
 
@@ -50,6 +55,10 @@ class MaxPool(Function):
 
     def forward(self, x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        fast = tile_max(x, kernel) if tiles(kernel, stride, dilation) else None
+        if fast is not None:
+            best, self.index = fast
+            return best  # type: ignore[no-any-return]
         taps = _taps(x, kernel, stride, dilation)
         small = np.int8 if len(taps) <= 127 else np.int32  # NumPy's where is fast only without type promotion
         best, index = taps[0], np.zeros(taps[0].shape, small)
@@ -91,6 +100,9 @@ class MaxPoolScatter(Function):
     def forward(self, g: np.ndarray, index: np.ndarray, size: Ints, kernel: Ints, stride: Ints,
                 dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation, self.size = kernel, stride, dilation, size
+        fast = tile_scatter(g, index, size, kernel) if _fast(index, kernel, stride, dilation) else None
+        if fast is not None:
+            return fast  # type: ignore[no-any-return]
         zero = np.zeros((), g.dtype)
         out = _scatter(lambda t: np.where(index == index.dtype.type(t), g, zero), size, kernel, stride, dilation, g)
         return out  # type: ignore[no-any-return]
@@ -117,6 +129,8 @@ class MaxPoolGather(Function):
 
     def forward(self, y: np.ndarray, index: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> np.ndarray:
         self.kernel, self.stride, self.dilation = kernel, stride, dilation
+        if _fast(index, kernel, stride, dilation):
+            return tile_gather(y, index, kernel)  # type: ignore[no-any-return]
         taps = _taps(y, kernel, stride, dilation)
         out = np.zeros(index.shape, y.dtype)
         for i, tap in enumerate(taps):
@@ -189,6 +203,11 @@ def _argmax_index(x: np.ndarray, kernel: Ints, stride: Ints, dilation: Ints) -> 
     op = MaxPool()
     op.forward(x, kernel=kernel, stride=stride, dilation=dilation)
     return op.index  # type: ignore[no-any-return]
+
+
+def _fast(index: Any, kernel: Ints, stride: Ints, dilation: Ints) -> bool:
+    """Whether the scatter and gather take the tiling fast path: tiling windows and MaxPool's int8 taps."""
+    return tiles(kernel, stride, dilation) and index.dtype == np.int8
 
 
 def _both_batched(batched: tuple[bool, ...], xs: tuple[Any, ...]) -> list[Any]:
