@@ -190,15 +190,16 @@ def test_conv_bias_gradient_and_its_second_order() -> None:
         np.testing.assert_allclose(mine.grad.numpy(), theirs.grad.numpy(), rtol=1e-10, atol=1e-10)
 
 
-# --- the weight gradient's two products (g by the columns transposed, the columns by g transposed) ----------------
-@pytest.mark.parametrize("transposed_from", [0, 10**9], ids=["columns @ g.T", "g @ columns.T"])
+# --- the products in pieces (OpenBLAS's small-matrix kernels) -------------------------------------------------------
+@pytest.mark.parametrize("pieces", ["one position each", "whole"])
 @settings(max_examples=30, deadline=None)
 @given(data=st.data(), nd=st.integers(1, 3), groups=st.integers(1, 2), cg=st.integers(1, 3), og=st.integers(1, 2),
-       n=st.integers(1, 2))
-def test_weight_gradient_either_product_matches_reference(transposed_from: int, data: st.DataObject, nd: int,
-                                                          groups: int, cg: int, og: int, n: int) -> None:
-    """Both products the weight's gradient may use (chosen by the column rows' count), by kernel row and over all
-    taps (1-D, or a stride along the first axis), against the definition."""
+       n=st.integers(0, 2), bias=st.booleans())
+def test_products_in_pieces_match_reference(pieces: str, data: st.DataObject, nd: int, groups: int, cg: int,
+                                            og: int, n: int, bias: bool) -> None:
+    """Conv and its weight gradient cut into pieces of one position (every boundary a piece can have) and whole,
+    by kernel row and over all taps (1-D, or a stride along the first axis), an empty batch included, against
+    the definition."""
     from tinygrad_lite.ops import _im2col
 
     kernel = tuple(data.draw(st.integers(1, 3)) for _ in range(nd))
@@ -207,12 +208,34 @@ def test_weight_gradient_either_product_matches_reference(transposed_from: int, 
     spatial = tuple(d * (k - 1) + 1 + data.draw(st.integers(0, 3)) for k, d in zip(kernel, dilation))
     rng = np.random.default_rng(sum(spatial) + 7 * sum(kernel) + n)
     x = rng.standard_normal((n, cg * groups, *spatial))
+    w = rng.standard_normal((og * groups, cg, *kernel))
+    b = rng.standard_normal(og * groups)
     outs = tuple((s - d * (k - 1) - 1) // st_ + 1 for s, k, d, st_ in zip(spatial, kernel, dilation, stride))
     g = rng.standard_normal((n, og * groups, *outs))
-    saved = _im2col.TRANSPOSED_FROM_ROWS
-    _im2col.TRANSPOSED_FROM_ROWS = transposed_from
+    saved = _im2col.SMALL_PRODUCT, _im2col.MIN_PIECE
+    if pieces == "one position each":
+        _im2col.SMALL_PRODUCT, _im2col.MIN_PIECE = 1, 1
+    else:
+        _im2col.SMALL_PRODUCT = 1 << 62
     try:
+        out = Conv.call(x, w, *((b,) if bias else ()), stride=stride, dilation=dilation, groups=groups)
         gw = ConvWeight.call(x, g, kernel=kernel, stride=stride, dilation=dilation, groups=groups)
     finally:
-        _im2col.TRANSPOSED_FROM_ROWS = saved
+        _im2col.SMALL_PRODUCT, _im2col.MIN_PIECE = saved
+    if n == 0:  # (the references need a batch) nothing to convolve, nothing to sum: an empty output, a zero gradient
+        assert out.shape == (0, og * groups, *outs) and gw.shape == w.shape and not gw.any()
+        return
+    ref = conv_ref(x, w, stride=stride, dilation=dilation, groups=groups, padding=[(0, 0)] * nd)
+    if bias:
+        ref = ref + b.reshape(1, -1, *(1,) * nd)
+    np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(gw, conv_weight_ref(x, g, kernel, stride, dilation, groups), rtol=1e-12, atol=1e-12)
+
+
+def test_piece_sizes() -> None:
+    from tinygrad_lite.ops._im2col import MIN_PIECE, SMALL_PRODUCT, piece
+
+    assert piece(6, 5, 36864) == 32768 and 6 * 5 * 32768 <= SMALL_PRODUCT  # LeNet's first layer
+    assert piece(16, 30, 4096) == 2048  # its second
+    assert piece(64, 576, 100_000) == 100_000  # a wide product stays whole: its pieces would be under MIN_PIECE
+    assert piece(1, 1, 100) == 100 and piece(1, 1, 0) == 1 and MIN_PIECE <= piece(2, 2, 10**9) <= 10**9

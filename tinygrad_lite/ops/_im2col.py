@@ -26,6 +26,8 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ..function import single_kernel
+
 Ints = tuple[int, ...]
 
 
@@ -74,19 +76,45 @@ def _row(cols: Any, i: int, dilation: int, outs: Ints, n: int) -> Any:
     return cols[:, :, i * dilation * step:(i * dilation + outs[0]) * step]
 
 
+# OpenBLAS multiplies small matrices (up to about a million multiply-adds on machines with AVX-512, such as
+# this project's) with kernels that do not pack their operands first. A convolution's products are skinny (a
+# few channels by a few taps by tens of thousands of positions), and cut along their long axis into pieces of
+# that size they run 1.5-4x faster: LeNet's first layer's weight gradient 1.26 ms -> 0.31 ms, its second's
+# 0.49 -> 0.26, the two forwards 0.63 -> 0.46 and 0.54 -> 0.36 (benchmarks/README.md, "Convolution pieces").
+# Below MIN_PIECE positions a piece would cost more in calls than it saves; wide products stay whole.
+SMALL_PRODUCT = 1 << 20
+MIN_PIECE = 2048
+
+
+def piece(m: int, k: int, length: int) -> int:
+    """Positions per product of an (m, k) matrix with a (k, length) one: a power of two keeping m·k·piece within
+    SMALL_PRODUCT, or the whole length when that is no longer, or when the pieces would be under MIN_PIECE."""
+    size = 1 << max(0, (SMALL_PRODUCT // max(1, m * k)).bit_length() - 1)
+    return max(1, length) if size >= length or size < MIN_PIECE else size
+
+
+@single_kernel  # writes the products into slices of the output it made: one kernel under the jit
 def conv(cols: Any, w: Any, n: int, outs: Ints, stride: Ints, dilation: Ints, groups: int, *bias: Any) -> Any:
     """Conv from the columns of x: w (Co, C/G, *K) (and a bias (Co,), added in place) -> an (N, Co, *O) view."""
     co, k0 = w.shape[0], w.shape[2]
     rows = by_rows(w.shape[2:], stride)
     if not rows:
-        out = np.matmul(w.reshape(groups, co // groups, cols.shape[1]), cols)  # (G, Co/G, N·P)
+        per_row = w.reshape(1, groups, co // groups, cols.shape[1])  # one "row": all taps
+        parts = [cols]
     else:
         per_row = w.swapaxes(1, 2).swapaxes(0, 1).reshape(k0, groups, co // groups, cols.shape[1])  # (K0, G, Co/G, ·)
-        out = np.matmul(per_row[0], _row(cols, 0, dilation[0], outs, n))  # (G, Co/G, O0·N·P')
-        for i in range(1, k0):
-            out += np.matmul(per_row[i], _row(cols, i, dilation[0], outs, n))
-    if bias:
-        out += bias[0].reshape(groups, co // groups, 1)
+        parts = [_row(cols, i, dilation[0], outs, n) for i in range(k0)]  # (G, C/G·K', O0·N·P') each
+    length = parts[0].shape[2]
+    out = np.empty((groups, co // groups, length), np.result_type(cols.dtype, w.dtype))
+    step = piece(co // groups, cols.shape[1], length)
+    for start in range(0, length, step):
+        span = slice(start, start + step)
+        target = out[:, :, span]
+        np.matmul(per_row[0], parts[0][:, :, span], out=target)
+        for i in range(1, len(parts)):
+            target += np.matmul(per_row[i], parts[i][:, :, span])
+        if bias:  # while the piece is in cache
+            target += bias[0].reshape(groups, co // groups, 1)
     if not rows:
         return out.reshape((co, n, *outs)).swapaxes(0, 1)
     return out.reshape((co, outs[0], n, *outs[1:])).transpose((2, 0, 1, *range(3, len(outs) + 2)))
@@ -98,32 +126,23 @@ def grouped(g: Any, groups: int) -> Any:
     return g.swapaxes(0, 1).reshape(groups, co // groups, n * math.prod(g.shape[2:]))
 
 
-# From this many column rows per product on, the weight gradient multiplies the columns by g transposed,
-# (G, rows, L) @ (G, L, Co/G), instead of g by the columns transposed: OpenBLAS then fills its tiles, 2x faster on
-# LeNet's second layer (30 rows, Co 16); with fewer rows (its first layer: 5) the transposing copy of g costs
-# more than the product saves. The two give the same numbers.
-TRANSPOSED_FROM_ROWS = 16
-
-
-def _times_g(cols: Any, gm: Any, gt: Any) -> Any:
-    """cols (G, R, L) against g's columns (G, Co/G, L) (or, transposed, gt (G, L, Co/G)): (G, Co/G, R)."""
-    if gt is None:
-        return np.matmul(gm, cols.swapaxes(1, 2))
-    return np.matmul(cols, gt).swapaxes(1, 2)
-
-
+@single_kernel  # sums the pieces' products into an array it made: one kernel under the jit
 def weight_grad(cols: Any, g: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
-    """ConvWeight from the columns of x and g (N, Co, *O): (Co, C/G, *K)."""
+    """ConvWeight from the columns of x and g (N, Co, *O): (Co, C/G, *K), the sum over positions in pieces."""
     n, co, outs = g.shape[0], g.shape[1], g.shape[2:]
-    rows = by_rows(kernel, stride)
-    if rows:  # g's columns in the order (O0, N, *O') of the by-row columns
+    if by_rows(kernel, stride):  # g's columns in the order (O0, N, *O') of the by-row columns
         gm = g.transpose((1, 2, 0, *range(3, g.ndim))).reshape(groups, co // groups, math.prod(outs) * n)
+        parts = [_row(cols, i, dilation[0], outs, n) for i in range(kernel[0])]
     else:
-        gm = grouped(g, groups)
-    gt = gm.swapaxes(1, 2).copy() if cols.shape[1] >= TRANSPOSED_FROM_ROWS else None  # C order
-    if not rows:
-        gw = _times_g(cols, gm, gt)  # (G, Co/G, C/G·K)
-        return gw.reshape((co, cols.shape[1] // math.prod(kernel), *kernel))
+        gm, parts = grouped(g, groups), [cols]
+    length = gm.shape[2]
+    gw = np.zeros((len(parts), groups, co // groups, cols.shape[1]), np.result_type(cols.dtype, g.dtype))
+    step = piece(co // groups, cols.shape[1], length)
+    for start in range(0, length, step):
+        span = slice(start, start + step)
+        for i, part in enumerate(parts):
+            gw[i] += np.matmul(gm[:, :, span], part[:, :, span].swapaxes(1, 2))  # (G, Co/G, C/G·K')
+    if len(parts) == 1 and not by_rows(kernel, stride):
+        return gw[0].reshape((co, cols.shape[1] // math.prod(kernel), *kernel))
     shape = (co, cols.shape[1] // math.prod(kernel[1:]), *kernel[1:])
-    parts = [_times_g(_row(cols, i, dilation[0], outs, n), gm, gt).reshape(shape) for i in range(kernel[0])]
-    return np.stack(parts, axis=2)
+    return np.stack([gw[i].reshape(shape) for i in range(len(parts))], axis=2)
