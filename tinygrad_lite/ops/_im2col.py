@@ -12,6 +12,10 @@ Two layouts of the columns, the same numbers:
 
 Conv's output is an (N, Co, *O) view of a (Co, N, *O) array (all taps) or a (Co, O0, N, *O') array (by rows).
 
+Every product is cut along its long axis (the positions) into pieces OpenBLAS multiplies without packing its
+operands (`piece`), and `conv` and `weight_grad` write the pieces into arrays they made: each is one kernel
+under the jit (`single_kernel`).
+
 >>> import numpy as np
 >>> x, w = np.arange(16.0).reshape(1, 1, 4, 4), np.ones((1, 1, 2, 2))
 >>> one = (1, 1)
@@ -80,7 +84,8 @@ def _row(cols: Any, i: int, dilation: int, outs: Ints, n: int) -> Any:
 # this project's) with kernels that do not pack their operands first. A convolution's products are skinny (a
 # few channels by a few taps by tens of thousands of positions), and cut along their long axis into pieces of
 # that size they run 1.5-4x faster: LeNet's first layer's weight gradient 1.26 ms -> 0.31 ms, its second's
-# 0.49 -> 0.26, the two forwards 0.63 -> 0.46 and 0.54 -> 0.36 (benchmarks/README.md, "Convolution pieces").
+# 0.49 -> 0.26, the two forwards 0.63 -> 0.46 and 0.54 -> 0.36 (docs/benchmarks.md, "Convolution products in
+# pieces").
 # Below MIN_PIECE positions a piece would cost more in calls than it saves; wide products stay whole.
 SMALL_PRODUCT = 1 << 20
 MIN_PIECE = 2048
