@@ -233,3 +233,25 @@ def test_functional_grad_misuse():
         tl.grad(lambda x: x.sum(), argnums=3)(Tensor([1.0]))
     with raises(TypeError, "grad", "Tensor", "float"):
         tl.grad(lambda x: 3.0)(Tensor([1.0]))
+
+
+@pytest.mark.parametrize("transform", ["grad", "value_and_grad", "jacobian", "hessian"])
+def test_argnums_are_checked_alike_by_every_transform(transform):
+    """One rule for every transform: an empty choice, a non-int position and one past the arguments are errors that
+    name the transform and the argnums (grad used to return an empty tuple for argnums=())."""
+    f = getattr(tl, transform)
+    x, y = Tensor([1.0, 2.0]), Tensor([3.0, 4.0])
+
+    def loss(a, b):
+        return (a * b).sum()
+
+    named = "grad" if transform == "value_and_grad" else transform  # value_and_grad's messages say grad
+    with raises(ValueError, named, "argnums", "empty"):
+        f(loss, argnums=())(x, y)
+    with raises(TypeError, "argnums", "1.5"):
+        f(loss, argnums=1.5)(x, y)
+    with raises(TypeError, "argnums", "(0, 'b')"):
+        f(loss, argnums=(0, "b"))(x, y)
+    with raises(ValueError, "argnums", "2", "out of range", "2 positional"):
+        f(loss, argnums=2)(x, y)
+    f(loss, argnums=(-1,))(x, y)  # counted from the end: fine

@@ -26,7 +26,7 @@ from . import engine, grad_mode
 from .forward_mode import Linearization
 from .pytree import TreeSpec, flatten, unflatten
 from .tensor import Tensor
-from .transforms import seed, split_aux
+from .transforms import chosen_argnums, seed, split_aux
 
 
 # --- arguments --------------------------------------------------------------------------------------
@@ -97,16 +97,6 @@ def _finish(t: Tensor, keep: bool) -> Tensor:
 
 def _zeros(x: Tensor) -> Tensor:
     return Tensor._wrap(np.zeros(x.shape, dtype=x.dtype))
-
-
-def _argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums:
-        raise ValueError(f"{name}: argnums is empty")
-    for n in nums:
-        if not isinstance(n, int) or not -nargs <= n < nargs:
-            raise ValueError(f"{name}: argnums {argnums!r} is out of range for {nargs} positional arguments")
-    return tuple(n % nargs for n in nums)
 
 
 # --- vjp and jvp ------------------------------------------------------------------------------------
@@ -216,7 +206,7 @@ def jacobian(f: Callable[..., Any], argnums: int | Sequence[int] = 0, mode: str 
         raise ValueError(f"jacobian: mode must be 'rev' or 'fwd', got {mode!r}")
 
     def jac(*args: Any, **kwargs: Any) -> Any:
-        nums = _argnums(argnums, len(args), "jacobian")
+        nums = chosen_argnums(argnums, len(args), "jacobian")
 
         def g(*chosen: Any) -> Any:
             call = list(args)
@@ -288,7 +278,13 @@ def hessian(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> Callable
     >>> hessian(lambda x: (x ** 3).sum())(Tensor([1.0, 2.0])).tolist()
     [[6.0, 0.0], [0.0, 12.0]]
     """
-    return jacobian(jacobian(f, argnums, mode="rev"), argnums, mode="fwd")
+    second = jacobian(jacobian(f, argnums, mode="rev"), argnums, mode="fwd")
+
+    def hess(*args: Any, **kwargs: Any) -> Any:
+        chosen_argnums(argnums, len(args), "hessian")  # the errors name what the caller called
+        return second(*args, **kwargs)
+
+    return hess
 
 
 def hvp(f: Callable[..., Any], primals: Sequence[Any], tangents: Sequence[Any]) -> Any:

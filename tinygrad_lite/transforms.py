@@ -21,11 +21,23 @@ from .pytree import TreeSpec, flatten, unflatten
 from .tensor import GradientError, Tensor
 
 
-def _argnums(argnums: int | Sequence[int], nargs: int) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+def chosen_argnums(argnums: int | Sequence[int], nargs: int, name: str) -> tuple[int, ...]:
+    """The positions `argnums` picks among `nargs` positional arguments, negative ones counted from the end.
+    An empty choice is an error (nothing to differentiate: JAX fails on it too, less clearly), as is a
+    position that is not an int or not among the arguments."""
+    if isinstance(argnums, int):
+        nums: tuple[Any, ...] = (argnums,)
+    elif isinstance(argnums, Sequence):
+        nums = tuple(argnums)
+    else:
+        raise TypeError(f"{name}: argnums must be an int or a sequence of ints, got {argnums!r}")
+    if not nums:
+        raise ValueError(f"{name}: argnums is empty: there is no argument to differentiate with respect to")
     for n in nums:
+        if not isinstance(n, int):
+            raise TypeError(f"{name}: argnums must be an int or a sequence of ints, got {argnums!r}")
         if not -nargs <= n < nargs:
-            raise ValueError(f"argnums {argnums!r} is out of range for {nargs} positional arguments")
+            raise ValueError(f"{name}: argnums {argnums!r} is out of range for {nargs} positional arguments")
     return tuple(n % nargs for n in nums)
 
 
@@ -63,7 +75,7 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0,
     """
 
     def wrapped(*args: Any, **kwargs: Any) -> tuple[Any, Any]:
-        nums = _argnums(argnums, len(args))
+        nums = chosen_argnums(argnums, len(args), "grad")
         call_args = list(args)
         nested = False
         specs: list[tuple[TreeSpec, int]] = []
