@@ -36,7 +36,7 @@ class Torchish:
         return Torchish(self.a.reshape(*shape))
 
     def permute(self, *axes: int) -> Torchish:
-        return Torchish(mg.transpose(self.a, axes))
+        return Torchish(mg.transpose(self.a, *axes))
 
     def __matmul__(self, other: Any) -> Torchish:
         return Torchish(mg.matmul(self.a, _raw(other)))
@@ -68,6 +68,11 @@ def _lifted(fn: Callable[..., Any]) -> Any:
     return staticmethod(lifted)
 
 
+def _f32(value: float) -> np.ndarray:
+    """A float32 constant (a Python float would be a float64 array in MyGrad and promote the block)."""
+    return np.array(value, np.float32)
+
+
 def _conv2d(x: Any, w: Any, b: Any) -> Any:
     """PyTorch's F.conv2d(x, w, b): NCHW input, OIHW weight, stride 1, no padding."""
     return conv_nd(x, w, stride=1) + b[:, None, None]
@@ -77,21 +82,21 @@ def _layer_norm(x: Any, weight: Any, bias: Any) -> Any:
     """F.layer_norm over the last axis: biased variance, eps 1e-5, then the affine part."""
     centred = x - mg.mean(x, axis=-1, keepdims=True)
     var = mg.mean(centred * centred, axis=-1, keepdims=True)
-    return centred / mg.sqrt(var + np.float32(1e-5)) * weight + bias
+    return centred / mg.sqrt(var + _f32(1e-5)) * weight + bias
 
 
 def _causal_attention(q: Any, k: Any, v: Any) -> Any:
     """softmax(q·kᵀ/√d with the future masked out)·v on (batch, heads, seq, head_dim)."""
     seq = q.shape[-2]
     mask = np.where(np.tril(np.ones((seq, seq), bool)), np.float32(0), np.float32(-np.inf))
-    scores = mg.matmul(q, mg.swapaxes(k, -1, -2)) * np.float32(1 / math.sqrt(q.shape[-1])) + mask
+    scores = mg.matmul(q, mg.swapaxes(k, -1, -2)) * _f32(1 / math.sqrt(q.shape[-1])) + mask
     return mg.matmul(softmax(scores, axis=-1), v)
 
 
 def _gelu(t: Any) -> Any:
     """The tanh approximation (torch's approximate="tanh"): ½·t·(1 + tanh(√(2/π)·(t + 0.044715·t³)))."""
-    inner = (t + np.float32(0.044715) * t * t * t) * np.float32(math.sqrt(2 / math.pi))
-    return np.float32(0.5) * t * (np.float32(1) + mg.tanh(inner))
+    inner = (t + t * t * t * _f32(0.044715)) * _f32(math.sqrt(2 / math.pi))
+    return t * _f32(0.5) * (mg.tanh(inner) + _f32(1))
 
 
 class Ops:
