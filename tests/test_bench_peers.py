@@ -54,7 +54,7 @@ def test_peer_matches_the_numpy_floor(wid: str, engine: str) -> None:
 def forward_dtype(engine: str, runner: Any) -> Any:
     """The dtype the engine computes the loss in (its gradients are cast back to the parameters' dtype)."""
     if engine.startswith("jax"):
-        return runner.vg(runner.p, runner.data)[0].dtype
+        return runner._call(runner.vg, runner.p, runner.data)[0].dtype
     if engine == "mygrad":
         return runner.loss().dtype
     ops = importlib.import_module(f"engines.{engines.BY_NAME[engine].module}").Ops

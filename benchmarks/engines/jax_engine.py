@@ -24,8 +24,9 @@ def _cross_entropy(logits: Any, labels: Any) -> Any:
 class Torchish:
     """A JAX array under the PyTorch method names the W8 block calls (`permute`; JAX arrays have none).
 
-    The adapter hands such views to a loss only when it uses one of those names (see `_needs_torchish`); the
-    operators and `reshape` keep the view, and every `Ops` function takes views or arrays alike.
+    The adapter hands such views to a loss only once it has failed on one of those names (`Runner._call`), so the
+    other workloads run on plain arrays; the operators and `reshape` keep the view, and every `Ops` function takes
+    views or arrays alike.
     """
 
     __slots__ = ("a",)
@@ -127,17 +128,6 @@ def version() -> str:
     return f"{jax.__version__} ({jax.default_backend()})"
 
 
-def _needs_torchish(f: Callable[..., Any], params: list[Any], data: list[Any]) -> bool:
-    """Whether the loss calls a PyTorch method name JAX arrays lack (traced abstractly, nothing computed)."""
-    try:
-        jax.eval_shape(f, params, data)
-        return False
-    except AttributeError as exc:
-        if "permute" not in str(exc):
-            raise
-        return True
-
-
 class AdamW:
     """torch.optim.AdamW's update (decoupled weight decay p ← p·(1 − lr·wd), bias-corrected moments), as a pure
     function of (params, grads, state) that jax.jit can take into the step. The bias corrections are computed in
@@ -176,12 +166,12 @@ class Runner:
         self.data = [jnp.asarray(d) for d in prob.data]
         lr = prob.lr
 
-        def f(params: list[Any], data: list[Any]) -> Any:
-            return prob.loss(Ops, params, data)
+        self.torchish = False  # read when f runs or is traced: a failed trace is not cached, so the retry retraces
 
-        if _needs_torchish(f, self.p, self.data):
-            def f(params: list[Any], data: list[Any]) -> Any:  # noqa: F811 - the loss on Torchish views
+        def f(params: list[Any], data: list[Any]) -> Any:
+            if self.torchish:
                 return _raw(prob.loss(Ops, [Torchish(p) for p in params], [Torchish(d) for d in data]))
+            return prob.loss(Ops, params, data)
 
         self.vg = jax.value_and_grad(f)
         jit = jax.jit if variant == "jit" else (lambda fn: fn)
@@ -205,18 +195,29 @@ class Runner:
         self._sgd = jit(sgd)
         self.vg = jit(self.vg)
 
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """fn(*args); if the loss called `permute` on a JAX array, again on Torchish views (W8's block)."""
+        try:
+            return fn(*args)
+        except AttributeError as exc:
+            if self.torchish or "permute" not in str(exc):
+                raise
+            self.torchish = True
+            return fn(*args)
+
     def step(self) -> None:
         if self.prob.lr is None:
-            jax.block_until_ready(self.vg(self.p, self.data))
+            jax.block_until_ready(self._call(self.vg, self.p, self.data))
             return
         if self.adamw is not None:
-            self.p, self.adamw.state = self._adamw(self.p, self.adamw.state, self.data, *self.adamw.scalars())
+            scalars = self.adamw.scalars()
+            self.p, self.adamw.state = self._call(self._adamw, self.p, self.adamw.state, self.data, *scalars)
         else:
-            _, self.p = self._sgd(self.p, self.data)
+            _, self.p = self._call(self._sgd, self.p, self.data)
         jax.block_until_ready(self.p)
 
     def loss_and_grads(self) -> tuple[float, list[np.ndarray]]:
-        loss, grads = self.vg(self.p, self.data)
+        loss, grads = self._call(self.vg, self.p, self.data)
         return float(loss), [np.asarray(g) for g in grads]
 
     def params(self) -> list[np.ndarray]:

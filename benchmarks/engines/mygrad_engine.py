@@ -20,8 +20,9 @@ from mygrad.nnet.losses import softmax_crossentropy
 
 class Torchish:
     """A MyGrad tensor (or NumPy constant) under the PyTorch method names the W8 block calls (`permute`; MyGrad
-    spells it `transpose`). The adapter hands such views to a loss only when it uses one of those names; the
-    operators and `reshape` keep the view, and every `Ops` function takes views or tensors alike."""
+    spells it `transpose`). The adapter hands such views to a loss only once it has failed on one of those names
+    (`Runner.loss`), so the other workloads run on plain tensors; the operators and `reshape` keep
+    the view, and every `Ops` function takes views or tensors alike."""
 
     __slots__ = ("a",)
 
@@ -151,30 +152,28 @@ class AdamW:
             p.data -= step_size * m / (np.sqrt(v) / root_correction + np.float32(self.eps))
 
 
-def _needs_torchish(loss: Callable[..., Any], params: list[Any], data: list[Any]) -> bool:
-    """Whether the loss calls a PyTorch method name MyGrad tensors lack (one forward, no backward)."""
-    try:
-        loss(Ops, params, data)
-        return False
-    except AttributeError as exc:
-        if "permute" not in str(exc):
-            raise
-        return True
-
-
 class Runner:
     def __init__(self, prob: Any, variant: str) -> None:
         self.prob = prob
         self.p = [mg.Tensor(a.copy()) for a in prob.params]
-        self.loss: Callable[[], Any] = lambda: prob.loss(Ops, self.p, prob.data)
-        if _needs_torchish(prob.loss, self.p, prob.data):
-            self.loss = lambda: _raw(prob.loss(Ops, [Torchish(p) for p in self.p], [Torchish(d) for d in prob.data]))
+        self.torchish = False
         self.adamw: AdamW | None = None
         optimizer = getattr(prob, "optimizer", "sgd")
         if prob.lr is not None and optimizer == "adamw":
             self.adamw = AdamW(self.p, prob.lr, **getattr(prob, "optimizer_args", {}))
         elif prob.lr is not None and optimizer != "sgd":
             raise ValueError(f"the MyGrad adapter runs SGD and AdamW, not {optimizer!r}")
+
+    def loss(self) -> Any:
+        if self.torchish:
+            return _raw(self.prob.loss(Ops, [Torchish(p) for p in self.p], [Torchish(d) for d in self.prob.data]))
+        try:
+            return self.prob.loss(Ops, self.p, self.prob.data)
+        except AttributeError as exc:  # W8's block calls `permute`: from now on, the loss on Torchish views
+            if "permute" not in str(exc):
+                raise
+            self.torchish = True
+            return self.loss()
 
     def _forward_backward(self) -> Any:
         loss = self.loss()
