@@ -172,8 +172,8 @@ class Runner:
         except AttributeError as exc:  # W8's block calls `permute`: from now on, the loss on Torchish views
             if "permute" not in str(exc):
                 raise
-            self.torchish = True
-            return self.loss()
+        self.torchish = True
+        return self.loss()
 
     def _forward_backward(self) -> Any:
         loss = self.loss()
