@@ -1,12 +1,103 @@
-"""MyGrad: mygrad.Tensor parameters, NumPy arrays as constants, backward(), update of .data."""
+"""MyGrad: mygrad.Tensor parameters, NumPy arrays as constants, backward(), update of .data (SGD, or AdamW for W8:
+MyGrad has no optimizers, so both are written in NumPy on .data, AdamW as torch.optim.AdamW does it).
+
+W7 uses mygrad.nnet's conv_nd and max_pool. MyGrad has no layer norm, attention or GELU, so W8's are composed
+from its Tensor operations (mean, sqrt, tanh, matmul, softmax), with float32 constants: MyGrad turns a Python
+float into a float64 array, which would promote the float32 block to float64.
+"""
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import mygrad as mg
 import numpy as np
-from mygrad.nnet.activations import relu, sigmoid
+from mygrad.nnet.activations import relu, sigmoid, softmax
+from mygrad.nnet.layers import conv_nd, max_pool
 from mygrad.nnet.losses import softmax_crossentropy
+
+
+class Torchish:
+    """A MyGrad tensor (or NumPy constant) under the PyTorch method names the W8 block calls (`permute`; MyGrad
+    spells it `transpose`). The adapter hands such views to a loss only once it has failed on one of those names
+    (`Runner.loss`), so the other workloads run on plain tensors; the operators and `reshape` keep
+    the view, and every `Ops` function takes views or tensors alike."""
+
+    __slots__ = ("a",)
+
+    def __init__(self, a: Any) -> None:
+        self.a = a
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.a.shape)
+
+    def reshape(self, *shape: int) -> Torchish:
+        return Torchish(self.a.reshape(*shape))
+
+    def permute(self, *axes: int) -> Torchish:
+        return Torchish(mg.transpose(self.a, *axes))
+
+    def __matmul__(self, other: Any) -> Torchish:
+        return Torchish(mg.matmul(self.a, _raw(other)))
+
+    def __add__(self, other: Any) -> Torchish:
+        return Torchish(mg.add(self.a, _raw(other)))
+
+    def __radd__(self, other: Any) -> Torchish:
+        return Torchish(mg.add(_raw(other), self.a))
+
+    def __sub__(self, other: Any) -> Torchish:
+        return Torchish(mg.subtract(self.a, _raw(other)))
+
+    def __mul__(self, other: Any) -> Torchish:
+        return Torchish(mg.multiply(self.a, _raw(other)))
+
+
+def _raw(x: Any) -> Any:
+    return x.a if isinstance(x, Torchish) else x
+
+
+def _lifted(fn: Callable[..., Any]) -> Any:
+    """fn on tensors, lifted to take Torchish views too (and then to return one)."""
+
+    def lifted(*args: Any) -> Any:
+        out = fn(*(_raw(a) for a in args))
+        return Torchish(out) if any(isinstance(a, Torchish) for a in args) else out
+
+    return staticmethod(lifted)
+
+
+def _f32(value: float) -> np.ndarray:
+    """A float32 constant (a Python float would be a float64 array in MyGrad and promote the block)."""
+    return np.array(value, np.float32)
+
+
+def _conv2d(x: Any, w: Any, b: Any) -> Any:
+    """PyTorch's F.conv2d(x, w, b): NCHW input, OIHW weight, stride 1, no padding."""
+    return conv_nd(x, w, stride=1) + b[:, None, None]
+
+
+def _layer_norm(x: Any, weight: Any, bias: Any) -> Any:
+    """F.layer_norm over the last axis: biased variance, eps 1e-5, then the affine part."""
+    centred = x - mg.mean(x, axis=-1, keepdims=True)
+    var = mg.mean(centred * centred, axis=-1, keepdims=True)
+    return centred / mg.sqrt(var + _f32(1e-5)) * weight + bias
+
+
+def _causal_attention(q: Any, k: Any, v: Any) -> Any:
+    """softmax(q·kᵀ/√d with the future masked out)·v on (batch, heads, seq, head_dim)."""
+    seq = q.shape[-2]
+    mask = np.where(np.tril(np.ones((seq, seq), bool)), np.float32(0), np.float32(-np.inf))
+    scores = mg.matmul(q, mg.swapaxes(k, -1, -2)) * _f32(1 / math.sqrt(q.shape[-1])) + mask
+    return mg.matmul(softmax(scores, axis=-1), v)
+
+
+def _gelu(t: Any) -> Any:
+    """The tanh approximation (torch's approximate="tanh"): ½·t·(1 + tanh(√(2/π)·(t + 0.044715·t³)))."""
+    inner = (t + t * t * t * _f32(0.044715)) * _f32(math.sqrt(2 / math.pi))
+    return t * _f32(0.5) * (mg.tanh(inner) + _f32(1))
 
 
 class Ops:
@@ -14,25 +105,86 @@ class Ops:
     relu = staticmethod(relu)
     sum = staticmethod(mg.sum)
     cross_entropy = staticmethod(softmax_crossentropy)
+    # the CNN (W7)
+    conv2d = staticmethod(_conv2d)
+
+    @staticmethod
+    def max_pool2d(x: Any) -> Any:
+        return max_pool(x, (2, 2), 2)
+
+    @staticmethod
+    def flatten(x: Any) -> Any:
+        return x.reshape(x.shape[0], -1)
+
+    # the transformer block (W8)
+    layer_norm = _lifted(_layer_norm)
+    causal_attention = _lifted(_causal_attention)
+    gelu = _lifted(_gelu)
+    mean = _lifted(mg.mean)
 
 
 def version() -> str:
     return str(mg.__version__)
 
 
+class AdamW:
+    """torch.optim.AdamW on MyGrad tensors' .data, in place: p ← p·(1 − lr·wd), then the bias-corrected Adam step."""
+
+    def __init__(self, params: list[Any], lr: float, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01) -> None:
+        self.params, self.lr, self.betas, self.eps, self.weight_decay = params, lr, betas, eps, weight_decay
+        self.m = [np.zeros_like(p.data) for p in params]
+        self.v = [np.zeros_like(p.data) for p in params]
+        self.t = 0
+
+    def step(self) -> None:
+        self.t += 1
+        beta1, beta2 = self.betas
+        step_size = np.float32(self.lr / (1 - beta1 ** self.t))
+        root_correction = np.float32(math.sqrt(1 - beta2 ** self.t))
+        decay = np.float32(1 - self.lr * self.weight_decay)
+        for p, m, v in zip(self.params, self.m, self.v):
+            g = p.grad
+            p.data *= decay
+            m += np.float32(1 - beta1) * (g - m)
+            v *= np.float32(beta2)
+            v += np.float32(1 - beta2) * g * g
+            p.data -= step_size * m / (np.sqrt(v) / root_correction + np.float32(self.eps))
+
+
 class Runner:
     def __init__(self, prob: Any, variant: str) -> None:
         self.prob = prob
         self.p = [mg.Tensor(a.copy()) for a in prob.params]
+        self.torchish = False
+        self.adamw: AdamW | None = None
+        optimizer = getattr(prob, "optimizer", "sgd")
+        if prob.lr is not None and optimizer == "adamw":
+            self.adamw = AdamW(self.p, prob.lr, **getattr(prob, "optimizer_args", {}))
+        elif prob.lr is not None and optimizer != "sgd":
+            raise ValueError(f"the MyGrad adapter runs SGD and AdamW, not {optimizer!r}")
+
+    def loss(self) -> Any:
+        if self.torchish:
+            return _raw(self.prob.loss(Ops, [Torchish(p) for p in self.p], [Torchish(d) for d in self.prob.data]))
+        try:
+            return self.prob.loss(Ops, self.p, self.prob.data)
+        except AttributeError as exc:  # W8's block calls `permute`: from now on, the loss on Torchish views
+            if "permute" not in str(exc):
+                raise
+        self.torchish = True
+        return self.loss()
 
     def _forward_backward(self) -> Any:
-        loss = self.prob.loss(Ops, self.p, self.prob.data)
+        loss = self.loss()
         loss.backward()
         return loss
 
     def step(self) -> None:
         self._forward_backward()
-        if self.prob.lr is not None:
+        if self.adamw is not None:
+            self.adamw.step()
+        elif self.prob.lr is not None:
             for p in self.p:
                 p.data -= self.prob.lr * p.grad
 

@@ -1,13 +1,15 @@
 """tinygrad on its CPU backend (DEV=CPU, clang; THREADS=0 for one thread): the graph is lazy,
-gradients come from loss.gradient(*params), updates are assign()s, and each step realizes the
-loss and parameters. The "jit" variant runs the same step under TinyJit."""
+gradients come from loss.gradient(*params), SGD updates are assign()s and AdamW (W8) is
+tinygrad.nn.optim.AdamW, and each step realizes the loss and parameters. The "jit" variant runs
+the same step under TinyJit."""
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from tinygrad import Device, Tensor, TinyJit
+from tinygrad import Context, Device, Tensor, TinyJit
+from tinygrad.nn.optim import AdamW
 
 from .tinygrad_api import Ops
 
@@ -23,6 +25,16 @@ class Runner:
         self.prob = prob
         self.p = [Tensor(a.copy()).realize() for a in prob.params]
         self.data = [Tensor(d.copy()).realize() for d in prob.data]
+        self.opt = None
+        optimizer = getattr(prob, "optimizer", "sgd")
+        if prob.lr is not None and optimizer == "adamw":
+            # tinygrad's AdamW is torch's: p - lr·(m̂/(√v̂ + eps) + wd·p) = p·(1 - lr·wd) - lr·m̂/(√v̂ + eps)
+            args = getattr(prob, "optimizer_args", {})
+            beta1, beta2 = args.get("betas", (0.9, 0.999))
+            self.opt = AdamW(self.p, lr=prob.lr, b1=beta1, b2=beta2, eps=args.get("eps", 1e-8),
+                             weight_decay=args.get("weight_decay", 0.01))
+        elif prob.lr is not None and optimizer != "sgd":
+            raise ValueError(f"the tinygrad adapter runs SGD and AdamW, not {optimizer!r}")
         self._step: Callable[[], Any] = self._eager_step
         if variant == "jit":
             self._step = TinyJit(self._eager_step)
@@ -36,6 +48,11 @@ class Runner:
         lr = self.prob.lr
         if lr is None:
             return loss.realize(*grads)
+        if self.opt is not None:
+            for p, g in zip(self.p, grads):
+                p.grad = g
+            with Context(TRAINING=1):  # the optimizer refuses to step outside training mode
+                return loss.realize(*self.opt.schedule_step())
         for p, g in zip(self.p, grads):
             p.assign(p - lr * g)
         return loss.realize(*self.p)

@@ -17,8 +17,7 @@ from . import Problem, Protocol, SGDFloor
 
 ID, TITLE, UNIT, PER, MEMORY = "W7", "LeNet-5 CNN step, 1×28×28, batch 64, float32", "us", "step", ""
 _NO_CONV = "the engine adapter has no convolution/pooling ops"
-SKIP = {"micrograd": _NO_CONV, "autograd": _NO_CONV, "mygrad": _NO_CONV, "jax": _NO_CONV, "jax.jit": _NO_CONV,
-        "tinygrad": _NO_CONV, "tinygrad+TinyJit": _NO_CONV}
+SKIP = {"micrograd": _NO_CONV, "autograd": _NO_CONV}
 
 
 def variants(quick: bool) -> list[dict[str, Any]]:

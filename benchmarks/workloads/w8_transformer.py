@@ -23,7 +23,8 @@ import numpy as np
 from . import Problem, Protocol
 
 ID, TITLE, UNIT, PER, MEMORY = "W8", "transformer block d128 h4 seq64 batch8, float32, AdamW", "us", "step", ""
-ONLY = ("numpy", "tinygrad_lite", "tinygrad_lite+jit", "torch")  # the engines whose adapters run AdamW
+ONLY = ("numpy", "tinygrad_lite", "tinygrad_lite+jit", "torch", "jax", "jax.jit", "tinygrad",
+        "tinygrad+TinyJit", "mygrad")  # the engines whose adapters run AdamW
 SKIP: dict[str, str] = {}
 ADAMW = {"betas": (0.9, 0.999), "eps": 1e-8, "weight_decay": 0.01}
 EPS = 1e-5  # layer norm
