@@ -9,10 +9,15 @@ every engine takes one step in turn (the order alternating each round), so each 
 the medians compare directly: "× torch" and "× numpy" are ratios of medians taken over the same rounds. The
 engines share the process (its caches, its allocator, and the malloc thresholds tinygrad_lite sets on import,
 which then hold for every engine), so this complements the per-process suite rather than replacing it.
+
+The script restarts itself in the suite's cell environment (`run.child_env`: one thread for every BLAS and
+XLA, the malloc thresholds), and with JAX among the engines pins the process to one core (`cell.pin_to_one_core`:
+XLA sizes its thread pool from the CPU affinity, and unpinned it used 1.65 cores), so every engine gets one.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -55,6 +60,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=200, help="timed rounds (each engine one step per round)")
     ap.add_argument("--warmup", type=int, default=10)
     args = ap.parse_args()
+    if os.environ.get("HEAD_TO_HEAD_CELL") != "1":  # restart with the suite's environment, set before any import
+        import run
+
+        env, _ = run.child_env()
+        os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
+                  {**env, "HEAD_TO_HEAD_CELL": "1"})
+    import cell
+
+    pinned = next((core for core in map(cell.pin_to_one_core, args.engines.split(",")) if core is not None), None)
     try:
         import torch
         torch.set_num_threads(1)
@@ -72,7 +86,8 @@ def main() -> None:
             run[n].step()
             times[n].append(time.perf_counter() - t)
     med = {n: float(np.median(ts)) for n, ts in times.items()}
-    print(f"{args.workload}, {args.steps} rounds interleaved in one process (median, p25-p75 of a step)")
+    where = f", pinned to core {pinned}" if pinned is not None else ""
+    print(f"{args.workload}, {args.steps} rounds interleaved in one process{where} (median, p25-p75 of a step)")
     print(f"{'engine':<20} {'median':>10} {'p25-p75':>17} {'× numpy':>8} {'× torch':>8}")
     for n in names:
         p25, p75 = np.percentile(times[n], [25, 75]) * 1e3

@@ -8,7 +8,8 @@ The key projection has no bias: softmax ignores a shift common to all keys, so t
 zero and an agreement check would compare rounding noise.
 
 Timed: forward, backward and one AdamW update (PyTorch's defaults: betas (0.9, 0.999), eps 1e-8, weight decay
-0.01) of all 15 parameters. Engines call the package's own AdamW (torch.optim.AdamW for PyTorch). The NumPy
+0.01) of all 15 parameters. Engines call the package's own AdamW where it has one (torch.optim.AdamW,
+tinygrad_lite's, tinygrad's); the JAX and MyGrad adapters write PyTorch's update themselves. The NumPy
 floor is the same step written by hand: the forward with its caches, the derived backward (layer norm,
 softmax and GELU in closed form) and the AdamW update in place.
 """
