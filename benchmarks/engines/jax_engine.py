@@ -13,6 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import torchish
+
 jax.config.update("jax_enable_x64", True)
 
 
@@ -21,58 +23,14 @@ def _cross_entropy(logits: Any, labels: Any) -> Any:
     return -jnp.mean(jnp.take_along_axis(logp, labels[:, None], axis=-1))
 
 
-class Torchish:
-    """A JAX array under the PyTorch method names the W8 block calls (`permute`; JAX arrays have none).
+class Torchish(torchish.Torchish):
+    """A JAX array under PyTorch's names (benchmarks/engines/torchish.py)."""
 
-    The adapter hands such views to a loss only once it has failed on one of those names (`Runner._call`), so the
-    other workloads run on plain arrays; the operators and `reshape` keep the view, and every `Ops` function takes
-    views or arrays alike.
-    """
+    __slots__ = ()
 
-    __slots__ = ("a",)
-
-    def __init__(self, a: Any) -> None:
-        self.a = a
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.a.shape)
-
-    def reshape(self, *shape: int) -> Torchish:
-        return Torchish(self.a.reshape(*shape))
-
-    def permute(self, *axes: int) -> Torchish:
-        return Torchish(jnp.transpose(self.a, axes))
-
-    def __matmul__(self, other: Any) -> Torchish:
-        return Torchish(self.a @ _raw(other))
-
-    def __add__(self, other: Any) -> Torchish:
-        return Torchish(self.a + _raw(other))
-
-    def __radd__(self, other: Any) -> Torchish:
-        return Torchish(_raw(other) + self.a)
-
-    def __sub__(self, other: Any) -> Torchish:
-        return Torchish(self.a - _raw(other))
-
-    def __mul__(self, other: Any) -> Torchish:
-        return Torchish(self.a * _raw(other))
-
-
-def _raw(x: Any) -> Any:
-    return x.a if isinstance(x, Torchish) else x
-
-
-def _elementwise(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """fn on arrays, lifted to take Torchish views too (and then to return one)."""
-
-    def lifted(*args: Any) -> Any:
-        out = fn(*(_raw(a) for a in args))
-        return Torchish(out) if any(isinstance(a, Torchish) for a in args) else out
-
-    lifted.__doc__ = fn.__doc__
-    return staticmethod(lifted)  # type: ignore[return-value]
+    @staticmethod
+    def transpose(a: Any, axes: tuple[int, ...]) -> Any:
+        return jnp.transpose(a, axes)
 
 
 def _conv2d(x: Any, w: Any, b: Any) -> Any:
@@ -118,10 +76,10 @@ class Ops:
         return x.reshape(x.shape[0], -1)
 
     # the transformer block (W8)
-    layer_norm = _elementwise(_layer_norm)
-    causal_attention = _elementwise(_causal_attention)
-    gelu = _elementwise(lambda t: jax.nn.gelu(t, approximate=True))  # the tanh form, as torch's approximate="tanh"
-    mean = _elementwise(jnp.mean)
+    layer_norm = torchish.lifted(_layer_norm)
+    causal_attention = torchish.lifted(_causal_attention)
+    gelu = torchish.lifted(lambda t: jax.nn.gelu(t, approximate=True))  # the tanh form, as torch's approximate="tanh"
+    mean = torchish.lifted(jnp.mean)
 
 
 def version() -> str:
@@ -166,11 +124,11 @@ class Runner:
         self.data = [jnp.asarray(d) for d in prob.data]
         lr = prob.lr
 
-        self.torchish = False  # read when f runs or is traced: a failed trace is not cached, so the retry retraces
+        self.use_views = False  # read when f runs or is traced: a failed trace is not cached, so the retry retraces
 
         def f(params: list[Any], data: list[Any]) -> Any:
-            if self.torchish:
-                return _raw(prob.loss(Ops, [Torchish(p) for p in params], [Torchish(d) for d in data]))
+            if self.use_views:
+                return torchish.raw(prob.loss(Ops, [Torchish(p) for p in params], [Torchish(d) for d in data]))
             return prob.loss(Ops, params, data)
 
         self.vg = jax.value_and_grad(f)
@@ -200,9 +158,9 @@ class Runner:
         try:
             return fn(*args)
         except AttributeError as exc:
-            if self.torchish or "permute" not in str(exc):
+            if self.use_views or "permute" not in str(exc):
                 raise
-            self.torchish = True
+            self.use_views = True
             return fn(*args)
 
     def step(self) -> None:

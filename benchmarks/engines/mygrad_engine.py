@@ -8,7 +8,6 @@ float into a float64 array, which would promote the float32 block to float64.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import mygrad as mg
@@ -17,56 +16,17 @@ from mygrad.nnet.activations import relu, sigmoid, softmax
 from mygrad.nnet.layers import conv_nd, max_pool
 from mygrad.nnet.losses import softmax_crossentropy
 
-
-class Torchish:
-    """A MyGrad tensor (or NumPy constant) under the PyTorch method names the W8 block calls (`permute`; MyGrad
-    spells it `transpose`). The adapter hands such views to a loss only once it has failed on one of those names
-    (`Runner.loss`), so the other workloads run on plain tensors; the operators and `reshape` keep
-    the view, and every `Ops` function takes views or tensors alike."""
-
-    __slots__ = ("a",)
-
-    def __init__(self, a: Any) -> None:
-        self.a = a
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.a.shape)
-
-    def reshape(self, *shape: int) -> Torchish:
-        return Torchish(self.a.reshape(*shape))
-
-    def permute(self, *axes: int) -> Torchish:
-        return Torchish(mg.transpose(self.a, *axes))
-
-    def __matmul__(self, other: Any) -> Torchish:
-        return Torchish(mg.matmul(self.a, _raw(other)))
-
-    def __add__(self, other: Any) -> Torchish:
-        return Torchish(mg.add(self.a, _raw(other)))
-
-    def __radd__(self, other: Any) -> Torchish:
-        return Torchish(mg.add(_raw(other), self.a))
-
-    def __sub__(self, other: Any) -> Torchish:
-        return Torchish(mg.subtract(self.a, _raw(other)))
-
-    def __mul__(self, other: Any) -> Torchish:
-        return Torchish(mg.multiply(self.a, _raw(other)))
+from . import torchish
 
 
-def _raw(x: Any) -> Any:
-    return x.a if isinstance(x, Torchish) else x
+class Torchish(torchish.Torchish):
+    """A MyGrad tensor under PyTorch's names (benchmarks/engines/torchish.py)."""
 
+    __slots__ = ()
 
-def _lifted(fn: Callable[..., Any]) -> Any:
-    """fn on tensors, lifted to take Torchish views too (and then to return one)."""
-
-    def lifted(*args: Any) -> Any:
-        out = fn(*(_raw(a) for a in args))
-        return Torchish(out) if any(isinstance(a, Torchish) for a in args) else out
-
-    return staticmethod(lifted)
+    @staticmethod
+    def transpose(a: Any, axes: tuple[int, ...]) -> Any:
+        return mg.transpose(a, *axes)
 
 
 def _f32(value: float) -> np.ndarray:
@@ -117,10 +77,10 @@ class Ops:
         return x.reshape(x.shape[0], -1)
 
     # the transformer block (W8)
-    layer_norm = _lifted(_layer_norm)
-    causal_attention = _lifted(_causal_attention)
-    gelu = _lifted(_gelu)
-    mean = _lifted(mg.mean)
+    layer_norm = torchish.lifted(_layer_norm)
+    causal_attention = torchish.lifted(_causal_attention)
+    gelu = torchish.lifted(_gelu)
+    mean = torchish.lifted(mg.mean)
 
 
 def version() -> str:
@@ -156,7 +116,7 @@ class Runner:
     def __init__(self, prob: Any, variant: str) -> None:
         self.prob = prob
         self.p = [mg.Tensor(a.copy()) for a in prob.params]
-        self.torchish = False
+        self.use_views = False
         self.adamw: AdamW | None = None
         optimizer = getattr(prob, "optimizer", "sgd")
         if prob.lr is not None and optimizer == "adamw":
@@ -165,14 +125,15 @@ class Runner:
             raise ValueError(f"the MyGrad adapter runs SGD and AdamW, not {optimizer!r}")
 
     def loss(self) -> Any:
-        if self.torchish:
-            return _raw(self.prob.loss(Ops, [Torchish(p) for p in self.p], [Torchish(d) for d in self.prob.data]))
+        if self.use_views:
+            views = [Torchish(p) for p in self.p], [Torchish(d) for d in self.prob.data]
+            return torchish.raw(self.prob.loss(Ops, *views))
         try:
             return self.prob.loss(Ops, self.p, self.prob.data)
         except AttributeError as exc:  # W8's block calls `permute`: from now on, the loss on Torchish views
             if "permute" not in str(exc):
                 raise
-        self.torchish = True
+        self.use_views = True
         return self.loss()
 
     def _forward_backward(self) -> Any:
