@@ -54,6 +54,17 @@ def by_rows(kernel: Ints, stride: Ints) -> bool:
     return len(kernel) >= 2 and stride[0] == 1
 
 
+def output_order(nd: int, rows: bool = True) -> tuple[int, ...]:
+    """The memory order, outermost axis first, in which Conv lays out its (N, C, *O) output: (C, O0, N, *O') when
+    its columns are by kernel rows (2-D and up), else (C, N, *O). ConvTranspose hands its image back in it too."""
+    return (1, 2, 0, *range(3, nd + 2)) if rows and nd >= 2 else (1, 0, *range(2, nd + 2))
+
+
+def laid_out(memory: Any, order: tuple[int, ...]) -> Any:
+    """The logical view of an array whose axes are in memory in `order` (`memory` has them in that order)."""
+    return memory.transpose(tuple(order.index(axis) for axis in range(len(order))))
+
+
 def columns(x: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int, outs: Ints | None = None) -> Any:
     """x (N, C, *S) -> the columns, one copy of a strided window view; `outs` (ConvWeight) keeps only the
     windows its g covers."""
@@ -120,9 +131,8 @@ def conv(cols: Any, w: Any, n: int, outs: Ints, stride: Ints, dilation: Ints, gr
             target += np.matmul(per_row[i], parts[i][:, :, span])
         if bias:  # while the piece is in cache
             target += bias[0].reshape(groups, co // groups, 1)
-    if not rows:
-        return out.reshape((co, n, *outs)).swapaxes(0, 1)
-    return out.reshape((co, outs[0], n, *outs[1:])).transpose((2, 0, 1, *range(3, len(outs) + 2)))
+    order, shape = output_order(len(outs), rows), (n, co, *outs)
+    return laid_out(out.reshape(tuple(shape[axis] for axis in order)), order)
 
 
 def grouped(g: Any, groups: int) -> Any:
@@ -135,7 +145,8 @@ def grouped(g: Any, groups: int) -> Any:
 def weight_grad(cols: Any, g: Any, kernel: Ints, stride: Ints, dilation: Ints, groups: int) -> Any:
     """ConvWeight from the columns of x and g (N, Co, *O): (Co, C/G, *K), the sum over positions in pieces."""
     n, co, outs = g.shape[0], g.shape[1], g.shape[2:]
-    if by_rows(kernel, stride):  # g's columns in the order (O0, N, *O') of the by-row columns
+    rows = by_rows(kernel, stride)
+    if rows:  # g's columns in the order (O0, N, *O') of the by-row columns
         gm = g.transpose((1, 2, 0, *range(3, g.ndim))).reshape(groups, co // groups, math.prod(outs) * n)
         parts = [_row(cols, i, dilation[0], outs, n) for i in range(kernel[0])]
     else:
@@ -147,7 +158,7 @@ def weight_grad(cols: Any, g: Any, kernel: Ints, stride: Ints, dilation: Ints, g
         span = slice(start, start + step)
         for i, part in enumerate(parts):
             gw[i] += np.matmul(gm[:, :, span], part[:, :, span].swapaxes(1, 2))  # (G, Co/G, C/G·K')
-    if len(parts) == 1 and not by_rows(kernel, stride):
+    if not rows:
         return gw[0].reshape((co, cols.shape[1] // math.prod(kernel), *kernel))
     shape = (co, cols.shape[1] // math.prod(kernel[1:]), *kernel[1:])
     return np.stack([gw[i].reshape(shape) for i in range(len(parts))], axis=2)

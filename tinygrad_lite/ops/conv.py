@@ -34,7 +34,7 @@ import numpy as np
 
 from ..function import Function, register, single_kernel
 from ..node import TensorCore
-from ._im2col import Ints, columns, conv, out_size, weight_grad, windows
+from ._im2col import Ints, columns, conv, laid_out, out_size, output_order, weight_grad, windows
 from ._jvp_util import plus
 from .movement import Expand, Permute, Reshape
 from .reduce import Sum
@@ -94,12 +94,11 @@ def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, gr
 
     The image is built with the batch innermost, (C, *size, N): a tap's strided add then runs over O_last·N
     contiguous elements at a time instead of O_last (3x faster on LeNet's second layer, whose rows are 8
-    wide). It is handed back in the layout Conv gives its own outputs ((C, S0, N, S1, ...) in 2-D and up,
-    (C, N, S) in 1-D), so that what meets it in the backward (a pool's gradient, an activation's mask, the
+    wide). It is handed back in the layout Conv gives its own outputs (`output_order`: (C, S0, N, S1, ...) in
+    2-D and up, (C, N, S) in 1-D), so that what meets it in the backward (a pool's gradient, an activation's mask, the
     layer below's weight gradient) is laid out like the forward's arrays and needs no transposing copy."""
     n, co, cg = g.shape[0], w.shape[0], w.shape[1]
     kernel, outs = w.shape[2:], g.shape[2:]
-    nd = len(outs)
     gm = g.transpose((1, *range(2, g.ndim), 0)).reshape(groups, co // groups, math.prod(outs) * n)  # (G, Co/G, P·N)
     wt = w.reshape(groups, co // groups, cg, math.prod(kernel)).transpose(3, 0, 2, 1)  # (K, G, C/G, Co/G)
     image = np.zeros((groups * cg, *size, n), dtype=np.result_type(g.dtype, w.dtype))
@@ -108,10 +107,10 @@ def _transpose_taps(g: Any, w: Any, size: Ints, stride: Ints, dilation: Ints, gr
         target = (slice(None), *(slice(i * d, i * d + s * (o - 1) + 1, s)
                                  for i, d, s, o in zip(k, dilation, stride, outs)))
         image[target] += part
-    batch_at = 2 if nd >= 2 else 1  # where Conv's own outputs keep the batch axis
-    laid = np.empty((groups * cg, *size[:batch_at - 1], n, *size[batch_at - 1:]), image.dtype)
-    np.copyto(laid, np.moveaxis(image, -1, batch_at))
-    return np.moveaxis(laid, batch_at, 0)
+    order, shape = output_order(len(outs)), (n, groups * cg, *size)
+    laid = laid_out(np.empty(tuple(shape[axis] for axis in order), image.dtype), order)
+    np.copyto(laid, np.moveaxis(image, -1, 0))
+    return laid
 
 
 @register
