@@ -27,29 +27,28 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import engines  # noqa: E402
+import cell  # noqa: E402
 import workloads  # noqa: E402
 
 
 def runners(workload: str, names: list[str]) -> dict[str, Any]:
-    """One runner per engine that is installed and runs this workload, each on its own copy of the problem."""
+    """One runner per engine that is installed and runs this workload, each on its own copy of the problem, made
+    as the suite's cells make theirs (`cell._make`)."""
     wl = workloads.load(workload)
     variant = wl.variants(False)[0]
+    only, skip = getattr(wl, "ONLY", None), getattr(wl, "SKIP", {})
     out: dict[str, Any] = {}
     for name in names:
+        if name in skip or (only is not None and name not in only):
+            print(f"skipped {name}: {skip.get(name, 'not among the workload engines')}", file=sys.stderr)
+            continue
         prob = wl.problem(variant)
-        if name == "numpy":
-            out[name] = wl.floors(prob, variant)["numpy"]()
-            continue
-        if name in getattr(wl, "SKIP", {}) or name not in engines.BY_NAME:
-            print(f"skipped {name}: {wl.SKIP.get(name, 'not an engine of the suite')}", file=sys.stderr)
-            continue
         try:
-            module, eng = engines.load(name)
-        except ImportError as exc:
-            print(f"skipped {name}: not installed ({exc})", file=sys.stderr)
+            make, _, _ = cell._make({"engine": name}, prob, wl.floors(prob, variant))
+        except (ImportError, KeyError) as exc:
+            print(f"skipped {name}: not installed or not an engine of the suite ({exc})", file=sys.stderr)
             continue
-        out[name] = module.build(prob, eng.variant)
+        out[name] = make()
     return out
 
 
@@ -66,8 +65,6 @@ def main() -> None:
         env, _ = run.child_env()
         os.execve(sys.executable, [sys.executable, os.path.abspath(__file__), *sys.argv[1:]],
                   {**env, "HEAD_TO_HEAD_CELL": "1"})
-    import cell
-
     pinned = next((core for core in map(cell.pin_to_one_core, args.engines.split(",")) if core is not None), None)
     try:
         import torch
